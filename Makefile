@@ -1,0 +1,41 @@
+# Set-up and checks. Every target creates or reuses .venv itself.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch is pinned for development and CI (a CPU wheel of this version is on local disk); the package needs >=2.1
+TORCH_DEV := torch==2.13.0
+# pip's notes about unused local index folders are noise
+QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
+
+.PHONY: venv demo test lint format bench clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q '$(TORCH_DEV)' 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install -q -e '.[dev,demo]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -c 'import torch, lightning, dpipe_lightning'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m dpipe_lightning.demo --out runs/demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf runs build dist *.egg-info

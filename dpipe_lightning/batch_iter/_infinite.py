@@ -1,0 +1,240 @@
+"""`Infinite`: batches of one continuing stream, loaded in background threads."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from ._base import BatchIter
+from ._checks import callable_name, check_callable, check_non_negative_int, check_positive_int, short_repr
+from ._combiners import combine_to_arrays
+from ._pipeline import LoadingPipeline
+from ._sources import check_rank, is_seekable
+
+_STATE_VERSION = 1
+_instance_numbers = itertools.count()
+
+
+def _resolve_batches_per_epoch(batches_per_epoch: Any, n_iters_per_epoch: Any) -> int:
+    if batches_per_epoch is None and n_iters_per_epoch is None:
+        raise TypeError('Infinite needs batches_per_epoch (or its old name n_iters_per_epoch), got neither')
+    if batches_per_epoch is None:
+        return check_positive_int('n_iters_per_epoch', n_iters_per_epoch)
+    value = check_positive_int('batches_per_epoch', batches_per_epoch)
+    if n_iters_per_epoch is not None and n_iters_per_epoch != value:
+        raise TypeError(
+            'batches_per_epoch and n_iters_per_epoch are the same parameter (old and new name) and differ: '
+            f'got {batches_per_epoch!r} and {n_iters_per_epoch!r}; pass only one'
+        )
+    return value
+
+
+class Infinite(BatchIter):
+    """Batches from an infinite source, loaded in background threads.
+
+    The pipeline: ``source`` -> each transformer (per item, in order) -> lists of ``batch_size`` items ->
+    ``combiner(list)`` = batch. Each call returns the *next* ``batches_per_epoch`` batches of one continuing
+    stream (epochs are not aligned to passes over a dataset). The order of the batches only depends on the
+    source, never on ``n_workers``, so a deterministic source gives a reproducible stream.
+
+    Parameters
+    ----------
+    source
+        an infinite iterable, e.g. `sample` or `load_by_random_id`. Only one thread at a time iterates it.
+        A *seekable* source (e.g. ``load_by_random_id(..., random_state=<int>)``; protocol in
+        ``dpipe_lightning.batch_iter.SeekableSource``) makes `load_state_dict` exact and `set_rank` effective.
+    transformers
+        one-argument functions applied to each item, in order.
+    batch_size
+        number of items per batch.
+    batches_per_epoch
+        number of batches returned by each call.
+    buffer_size
+        number of ready batches loaded ahead of the consumer; at most ``buffer_size + n_workers`` batches are
+        held at once.
+    combiner
+        makes a batch from a list of ``batch_size`` transformed items.
+    n_iters_per_epoch
+        the tutorial-era name of ``batches_per_epoch``; give either.
+    n_workers
+        number of threads running the transformers and the combiner (numpy and IO release the GIL). Stateful
+        random transformers (e.g. `random_apply` on a shared random state) are reproducible only with 1.
+
+    Notes
+    -----
+    Workers start on ``__enter__`` or on the first call. `close` (also ``__exit__`` and ``__del__``) stops and
+    joins them; a later call or ``__enter__`` starts fresh workers on the same source. A seekable source then
+    continues right after the last consumed batch; any other source continues from wherever its iterator is,
+    i.e. the items loaded ahead are dropped. An exception in the source, a transformer or the combiner is
+    raised from the iteration as `PipelineError` naming the stage and the item, chained to the original
+    exception, after the workers are stopped.
+    """
+
+    def __init__(
+        self,
+        source: Iterable,
+        *transformers: Callable[[Any], Any],
+        batch_size: int,
+        batches_per_epoch: int | None = None,
+        buffer_size: int = 3,
+        combiner: Callable[[list], Any] = combine_to_arrays,
+        n_iters_per_epoch: int | None = None,
+        n_workers: int = 1,
+    ) -> None:
+        if not isinstance(source, Iterable):
+            raise TypeError(f'source must be an iterable (e.g. `sample(...)`), got {short_repr(source)}')
+        self.transformers = tuple(check_callable(f'transformers[{i}]', t) for i, t in enumerate(transformers))
+        self.batch_size = check_positive_int('batch_size', batch_size)
+        self.batches_per_epoch = _resolve_batches_per_epoch(batches_per_epoch, n_iters_per_epoch)
+        self.buffer_size = check_positive_int('buffer_size', buffer_size)
+        self.combiner = check_callable('combiner', combiner)
+        self.n_workers = check_positive_int('n_workers', n_workers)
+        self.source = source
+        self.seekable = is_seekable(source)
+
+        self._iterator = source if self.seekable else iter(source)
+        self._name = f'dpipe_lightning.Infinite#{next(_instance_numbers)}'
+        self._pipeline: LoadingPipeline | None = None
+        self._lock = threading.RLock()
+        self._batches_consumed = 0
+        self._items_consumed = 0
+        # position of the first unconsumed item of a seekable source; None: wherever the source is now
+        self._source_position: int | None = None
+
+    @property
+    def n_iters_per_epoch(self) -> int:
+        """Tutorial-era name of `batches_per_epoch`."""
+        return self.batches_per_epoch
+
+    @n_iters_per_epoch.setter
+    def n_iters_per_epoch(self, value: int) -> None:
+        self.batches_per_epoch = check_positive_int('n_iters_per_epoch', value)
+
+    @property
+    def running(self) -> bool:
+        """Whether the loading threads are started."""
+        return self._pipeline is not None
+
+    def __call__(self) -> Iterator[Any]:
+        """Start the workers if needed and return the next `batches_per_epoch` batches."""
+        self._start()
+        return self._epoch(self.batches_per_epoch)
+
+    def _epoch(self, n_batches: int) -> Iterator[Any]:
+        for _ in range(n_batches):
+            yield self._next_batch()
+
+    def _next_batch(self) -> Any:
+        pipeline = self._start()
+        try:
+            batch = pipeline.take()
+        except BaseException:
+            self.close()
+            raise
+        self._batches_consumed += 1
+        self._items_consumed += self.batch_size
+        if self._source_position is not None:
+            self._source_position += self.batch_size
+        return batch
+
+    def _start(self) -> LoadingPipeline:
+        with self._lock:
+            if self._pipeline is None:
+                if self.seekable:
+                    if self._source_position is None:
+                        self._source_position = int(self.source.position)
+                    else:
+                        self.source.seek(self._source_position)
+                self._pipeline = LoadingPipeline(
+                    self._iterator,
+                    self.transformers,
+                    self.combiner,
+                    batch_size=self.batch_size,
+                    window=self.buffer_size + self.n_workers,
+                    n_workers=self.n_workers,
+                    name=self._name,
+                    first_item=self._items_consumed,
+                    first_batch=self._batches_consumed,
+                )
+            return self._pipeline
+
+    def __enter__(self) -> Infinite:
+        self._start()
+        return self
+
+    def close(self) -> None:
+        """Stop and join the workers; the loaded-ahead batches are dropped. Harmless to call twice."""
+        with self._lock:
+            pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.close()
+
+    def __del__(self) -> None:
+        pipeline = getattr(self, '_pipeline', None)
+        if pipeline is not None:
+            self._pipeline = None
+            pipeline.close(join=not sys.is_finalizing())
+
+    def set_rank(self, rank: int, world_size: int) -> None:
+        """Give this process the distinct stream of ``rank`` out of ``world_size`` (call before starting).
+
+        Forwarded to a seekable source that has ``set_rank``; a no-op for other sources, whose ranks then
+        draw according to the source alone (e.g. the global ``np.random`` of each process).
+        """
+        rank, world_size = check_rank(rank, world_size)
+        if self.running:
+            raise RuntimeError('set_rank must be called before the workers start (__enter__ or a call)')
+        if self.seekable and callable(getattr(self.source, 'set_rank', None)):
+            self.source.set_rank(rank, world_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain-data position of the stream as consumed by the caller (not as loaded ahead).
+
+        ``{'version': 1, 'batches_consumed': int, 'items_consumed': int, 'source_position': int | None}``;
+        ``source_position`` is the position of a seekable source at the first unconsumed item, else None.
+        """
+        source_position = self._source_position
+        if source_position is None and self.seekable:
+            source_position = int(self.source.position)
+        return {
+            'version': _STATE_VERSION,
+            'batches_consumed': self._batches_consumed,
+            'items_consumed': self._items_consumed,
+            'source_position': source_position,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the stream from a `state_dict` (O(1)); stops running workers.
+
+        With a seekable source (and a state taken from one built the same way) the following batches are
+        exactly those the original would have yielded. For other sources only the counters are restored:
+        the source continues from wherever it is, so resume is not exact.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f'state must be a dict from Infinite.state_dict(), got {short_repr(state)}')
+        missing = {'version', 'batches_consumed', 'items_consumed', 'source_position'} - set(state)
+        if missing:
+            raise ValueError(f'state is missing the keys {sorted(missing)}: not an Infinite.state_dict()')
+        if state['version'] != _STATE_VERSION:
+            raise ValueError(f'unsupported state version {state["version"]!r}, expected {_STATE_VERSION}')
+        batches = check_non_negative_int("state['batches_consumed']", state['batches_consumed'])
+        items = check_non_negative_int("state['items_consumed']", state['items_consumed'])
+        position = state['source_position']
+        if position is not None:
+            position = check_non_negative_int("state['source_position']", position)
+
+        self.close()
+        self._batches_consumed, self._items_consumed = batches, items
+        if self.seekable and position is not None:
+            self._source_position = position
+            self.source.seek(position)
+
+    def __repr__(self) -> str:
+        transformers = ''.join(f', {callable_name(t)}' for t in self.transformers)
+        return (
+            f'Infinite({self.source!r}{transformers}, batch_size={self.batch_size}, '
+            f'batches_per_epoch={self.batches_per_epoch}, n_workers={self.n_workers})'
+        )

@@ -1,0 +1,140 @@
+"""Helpers that build one-argument transformers for `Infinite`.
+
+Each function returns a new function ``f(x, *call_args, **call_kwargs)``; extra call-time arguments are
+forwarded to the wrapped function, placed before the bound ``args`` / ``kwargs``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from ._checks import callable_name, check_callable, short_repr
+from ._random import RandomStateLike, uniform_sampler
+
+__all__ = ['apply_at', 'multiply', 'random_apply', 'sample_args', 'unpack_args', 'zip_apply']
+
+F = TypeVar('F', bound=Callable)
+
+
+def _named(wrapper: F, label: str) -> F:
+    wrapper.__name__ = wrapper.__qualname__ = label
+    return wrapper
+
+
+def unpack_args(func: Callable, *args: Any, **kwargs: Any) -> Callable:
+    """``f(xs)`` calls ``func(*xs, *args, **kwargs)``: the elements of ``xs`` become positional args."""
+    check_callable('func', func)
+
+    def wrapper(xs: Sequence, *call_args: Any, **call_kwargs: Any) -> Any:
+        return func(*xs, *call_args, *args, **call_kwargs, **kwargs)
+
+    return _named(wrapper, f'unpack_args({callable_name(func)})')
+
+
+def multiply(func: Callable, *args: Any, **kwargs: Any) -> Callable:
+    """``f(xs)`` returns ``tuple(func(x, *args, **kwargs) for x in xs)``."""
+    check_callable('func', func)
+
+    def wrapper(xs: Sequence, *call_args: Any, **call_kwargs: Any) -> tuple:
+        return tuple(func(x, *call_args, *args, **call_kwargs, **kwargs) for x in xs)
+
+    return _named(wrapper, f'multiply({callable_name(func)})')
+
+
+def zip_apply(*functions: Callable, **kwargs: Any) -> Callable:
+    """``f(xs)`` applies the i-th function to the i-th element of ``xs``; returns a tuple.
+
+    ``xs`` must have exactly one element per function (``ValueError`` otherwise).
+    """
+    for index, func in enumerate(functions):
+        check_callable(f'functions[{index}]', func)
+
+    def wrapper(xs: Sequence, *call_args: Any, **call_kwargs: Any) -> tuple:
+        xs = tuple(xs)
+        if len(xs) != len(functions):
+            raise ValueError(f'zip_apply got {len(xs)} elements for {len(functions)} functions')
+        return tuple(func(x, *call_args, **call_kwargs, **kwargs) for func, x in zip(functions, xs, strict=True))
+
+    return _named(wrapper, f'zip_apply({", ".join(map(callable_name, functions))})')
+
+
+def _check_index(index: Any) -> tuple[int, ...]:
+    def is_int(value: Any) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    if is_int(index):
+        return (int(index),)
+    if isinstance(index, Sequence) and index and all(map(is_int, index)):
+        return tuple(map(int, index))
+    raise TypeError(f'index must be an int or a non-empty sequence of ints, got {short_repr(index)}')
+
+
+def apply_at(index: int | Sequence[int], func: Callable, *args: Any, **kwargs: Any) -> Callable:
+    """``f(xs)`` applies ``func(x, *args, **kwargs)`` to the elements at ``index`` only; returns a tuple.
+
+    ``index`` is an int or a sequence of ints, negative values count from the end; an index out of range
+    raises ``IndexError`` when ``f`` is called.
+    """
+    indices = _check_index(index)
+    check_callable('func', func)
+
+    def wrapper(xs: Sequence, *call_args: Any, **call_kwargs: Any) -> tuple:
+        xs = tuple(xs)
+        for i in indices:
+            if not -len(xs) <= i < len(xs):
+                raise IndexError(f'apply_at index {i} is out of range for {len(xs)} elements')
+        positions = {i % len(xs) for i in indices}
+        return tuple(
+            func(x, *call_args, *args, **call_kwargs, **kwargs) if i in positions else x for i, x in enumerate(xs)
+        )
+
+    return _named(wrapper, f'apply_at({index!r}, {callable_name(func)})')
+
+
+def random_apply(p: float, func: Callable, *args: Any, random_state: RandomStateLike = None, **kwargs: Any) -> Callable:
+    """``f(x)`` returns ``func(x, *args, **kwargs)`` with probability ``p``, else ``x`` unchanged.
+
+    Parameters
+    ----------
+    p
+        probability in ``[0, 1]``.
+    func
+        the function to apply.
+    random_state
+        None: the global ``np.random`` (era behaviour); an int seed or an ``np.random.RandomState`` /
+        ``Generator``: a private random stream. The draws are made in call order, so inside `Infinite` they
+        are reproducible only with ``n_workers=1``.
+    """
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f'p must be a probability in [0, 1], got {short_repr(p)}')
+    check_callable('func', func)
+    draw = uniform_sampler(random_state)
+
+    def wrapper(x: Any, *call_args: Any, **call_kwargs: Any) -> Any:
+        if draw() < p:
+            return func(x, *call_args, *args, **call_kwargs, **kwargs)
+        return x
+
+    return _named(wrapper, f'random_apply({p}, {callable_name(func)})')
+
+
+def sample_args(func: Callable, *args: Callable[[], Any], **kwargs: Callable[[], Any]) -> Callable:
+    """``f(x)`` returns ``func(x, *(s() for s in args), **{k: s() for k, s in kwargs.items()})``.
+
+    Every argument of ``sample_args`` after ``func`` is a sampler called without arguments; fresh values are
+    drawn on every call of ``f``.
+    """
+    check_callable('func', func)
+    for index, sampler in enumerate(args):
+        check_callable(f'args[{index}]', sampler)
+    for name, sampler in kwargs.items():
+        check_callable(f'kwargs[{name!r}]', sampler)
+
+    def wrapper(*call_args: Any, **call_kwargs: Any) -> Any:
+        sampled_args = [sampler() for sampler in args]
+        sampled_kwargs = {name: sampler() for name, sampler in kwargs.items()}
+        return func(*call_args, *sampled_args, **call_kwargs, **sampled_kwargs)
+
+    return _named(wrapper, f'sample_args({callable_name(func)})')

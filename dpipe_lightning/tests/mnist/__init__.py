@@ -1,0 +1,1 @@
+"""MNIST resources (deep_pipe's ``dpipe.tests.mnist``)."""

@@ -1,0 +1,211 @@
+"""``train_model``: deep_pipe's one-call training, executed by a Lightning ``Trainer``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+
+from .._paths import check_folder_argument
+from ..train._bridge import PolicyBridge
+from ..train._checkpoints import (
+    AtomicCheckpointIO,
+    EpochCheckpoint,
+    checkpoint_epoch,
+    newest_loadable_checkpoint,
+)
+from ..train._progress import PolicyProgressBar
+from ..train._stream import EpochView, as_batch_iter, batches_per_epoch
+from ..train.policy import Policy, ValuePolicy
+from ._arguments import check_do_train_step, check_n_epochs, make_lr_policy, sort_kwargs
+from ._model import TorchModel
+
+__all__ = ['train_model']
+
+
+def train_model(
+    model: TorchModel,
+    batch_iter: Callable[[], Any],
+    n_epochs: int,
+    lr: float | ValuePolicy,
+    log_path: str | os.PathLike | Logger | None = None,
+    checkpoints_path: str | os.PathLike | None = None,
+    validate: Callable[[], Mapping[str, Any]] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Train ``model`` for ``n_epochs`` epochs of ``batch_iter`` with a Lightning ``Trainer``.
+
+    Parameters
+    ----------
+    model
+        the :class:`TorchModel` to train.
+    batch_iter
+        a batch iterator (e.g. :class:`~dpipe_lightning.batch_iter.Infinite`): calling it gives one epoch's batches,
+        each a tuple of arrays whose last element is the target. A plain callable works too.
+    n_epochs
+        the number of epochs (counted from 0, including the epochs of a resumed run).
+    lr
+        the learning rate: a number, or a value policy such as ``Exponential``; logged as ``policies/lr``.
+    log_path
+        a folder for TensorBoard event files (written directly in it), or a Lightning ``Logger``; ``None``: no logs.
+    checkpoints_path
+        a folder for checkpoints, written after every epoch (the newest two are kept). If it already holds
+        checkpoints, training resumes after the newest one that loads. ``None``: no checkpoints.
+    validate
+        ``validate() -> dict`` of metrics, called once per epoch after its steps; logged as ``val/metrics/<name>``
+        and passed to the policies as ``metrics=``.
+    kwargs
+        a name of a ``lightning.Trainer`` argument (``accelerator``, ``devices``, ``strategy``, ``precision``,
+        ``callbacks``, ``deterministic``, ``enable_progress_bar``, ...) goes to the Trainer; a :class:`Policy` is
+        a policy (a value policy's ``value`` is passed to ``do_train_step`` by name); anything else is a constant
+        passed to every ``do_train_step`` call by name.
+
+    Notes
+    -----
+    Every argument is checked before anything starts or any file is written. The order of one run::
+
+        1. load the newest readable checkpoint from checkpoints_path, if any: weights, optimizer, policy states,
+           epoch (a run that is finished or was stopped by a policy does nothing more)
+        2. enter batch_iter (its workers start)
+        for each epoch e:
+            3. policy.epoch_started(e) for every policy, in keyword order, lr last
+               (an EarlyStopping here ends training; nothing is saved for e)
+            for each of the epoch's batches:
+                4. policy.train_step_started(e, iteration) for policies that define it
+                5. loss = model.do_train_step(*batch, lr=..., **values, **constants)  (forward, backward, step)
+                6. policy.train_step_finished(e, iteration, loss) for policies that define it
+            7. log train/loss (mean of the epoch's losses) and policies/<name> (the values used in e)
+            8. metrics = validate() (rank 0), logged as val/metrics/<name>
+            9. policy.epoch_finished(e, train_losses=..., metrics=metrics) for every policy
+            10. save a checkpoint of e (weights, optimizer, AMP scaler, policy states, epoch)
+            11. stop if any policy, validate or do_train_step raised EarlyStopping
+        12. exit batch_iter (its workers stop), also on errors and Ctrl+C
+
+    ``EarlyStopping`` raised in steps 4-9 lets the epoch finish (steps 7-10) and ends training normally.
+    Ctrl+C raises ``KeyboardInterrupt`` in the caller; calling ``train_model`` again with the same arguments then
+    resumes after the last saved epoch.
+    """
+    run = _prepare(model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate, kwargs)
+    with _quiet_lightning(), run.batch_iter, _keyboard_interrupt_propagates(run.bridge):
+        trainer = L.Trainer(**run.trainer_kwargs)
+        trainer.fit(model, train_dataloaders=run.data, ckpt_path=run.resume_from, weights_only=True)
+
+
+class _Run:
+    """Everything a run needs, checked and assembled before anything starts."""
+
+    def __init__(self) -> None:
+        self.trainer_kwargs: dict[str, Any] = {}
+        self.bridge: PolicyBridge
+        self.batch_iter: Any
+        self.data: EpochView
+        self.resume_from: Path | None = None
+
+
+def _prepare(
+    model: Any,
+    batch_iter: Any,
+    n_epochs: Any,
+    lr: Any,
+    log_path: Any,
+    checkpoints_path: Any,
+    validate: Any,
+    kwargs: dict[str, Any],
+) -> _Run:
+    if not isinstance(model, TorchModel):
+        raise TypeError(f'model must be a dpipe_lightning.torch.TorchModel, got {type(model).__name__}.')
+    n_epochs = check_n_epochs(n_epochs)
+    trainer_kwargs, policies, constants = sort_kwargs(kwargs)
+    policies: dict[str, Policy] = {**policies, 'lr': make_lr_policy(lr)}
+    value_names = [name for name, p in policies.items() if isinstance(p, ValuePolicy)]
+    check_do_train_step(model, value_names + list(constants))
+    if validate is not None and not callable(validate):
+        raise TypeError(f'validate must be a function returning a dict of metrics, or None, got {validate!r}.')
+    if not isinstance(log_path, Logger):
+        log_path = check_folder_argument('log_path', log_path)
+    checkpoints_folder = check_folder_argument('checkpoints_path', checkpoints_path)
+
+    run = _Run()
+    run.batch_iter = as_batch_iter(batch_iter)
+    length = batches_per_epoch(batch_iter)
+    run.data = EpochView(run.batch_iter, length)
+    run.bridge = PolicyBridge(policies, constants, validate)
+    callbacks = [run.bridge, *_as_list(trainer_kwargs.pop('callbacks', None))]
+
+    max_epochs = n_epochs
+    if checkpoints_folder is not None:
+        run.resume_from = newest_loadable_checkpoint(checkpoints_folder)
+        if run.resume_from is not None:
+            max_epochs = max(n_epochs, checkpoint_epoch(run.resume_from))  # a finished run does nothing more
+        callbacks.append(EpochCheckpoint(checkpoints_folder, run.bridge))
+        plugins = _as_list(trainer_kwargs.pop('plugins', None))
+        trainer_kwargs['plugins'] = [*plugins, AtomicCheckpointIO()]
+
+    show_progress = trainer_kwargs.setdefault('enable_progress_bar', True)
+    if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(PolicyProgressBar(run.bridge, refresh_rate=max(1, (length or 50) // 50)))
+
+    if log_path is None or isinstance(log_path, Logger):
+        logger = log_path or False
+    else:
+        logger = TensorBoardLogger(save_dir=log_path, name='', version='', default_hp_metric=False)
+    trainer_kwargs.setdefault('enable_model_summary', False)
+    trainer_kwargs.setdefault('default_root_dir', str(checkpoints_folder or Path.cwd()))
+    run.trainer_kwargs = dict(
+        trainer_kwargs,
+        max_epochs=max_epochs,
+        limit_train_batches=length if length is not None else 1.0,
+        logger=logger,
+        callbacks=callbacks,
+        enable_checkpointing=checkpoints_folder is not None,
+        num_sanity_val_steps=0,
+        log_every_n_steps=min(50, length or 50),
+        use_distributed_sampler=False,
+    )
+    return run
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's info lines (available devices, tips) and one deprecation warning Lightning triggers in torch.
+
+    Lightning's own warnings and errors still show.
+    """
+    logger = logging.getLogger('lightning.pytorch')
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        with warnings.catch_warnings():
+            # lightning 2.6 builds a torch pytree LeafSpec, deprecated in torch 2.13: not actionable for users
+            warnings.filterwarnings('ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated', FutureWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _keyboard_interrupt_propagates(bridge: PolicyBridge) -> Iterator[None]:
+    """Lightning turns Ctrl+C into ``sys.exit(1)`` and leaves SIGINT ignored; give the caller a KeyboardInterrupt."""
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    except SystemExit:
+        if not isinstance(bridge.interruption, KeyboardInterrupt):
+            raise
+        signal.signal(signal.SIGINT, handler)
+        raise KeyboardInterrupt from None

@@ -1,0 +1,183 @@
+"""The policy bridge: the one Lightning callback that drives deep_pipe policies, validation and per-epoch logs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from ._scalars import flatten_scalars
+from .policy import EarlyStopping, Policy, ValuePolicy
+
+__all__ = ['PolicyBridge']
+
+
+def _overrides(policy: Policy, hook: str) -> bool:
+    return getattr(type(policy), hook) is not getattr(Policy, hook)
+
+
+class PolicyBridge(Callback):
+    """Runs every policy's hooks at Lightning's epoch and step boundaries and feeds the step's keyword values.
+
+    Parameters
+    ----------
+    policies
+        ``{name: policy}`` in hook order (``lr`` last); the values of the ``ValuePolicy`` ones go to
+        ``do_train_step`` by name before every step.
+    constants
+        ``{name: value}`` passed unchanged to every ``do_train_step`` call.
+    validate
+        ``validate() -> dict`` called once per epoch after the steps (on rank 0 only; the result is broadcast).
+    """
+
+    def __init__(
+        self,
+        policies: Mapping[str, Policy],
+        constants: Mapping[str, Any],
+        validate: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.policies = dict(policies)
+        self.constants = dict(constants)
+        self.validate = validate
+        self.value_policies = {name: p for name, p in self.policies.items() if isinstance(p, ValuePolicy)}
+        self.on_step_start = [p for p in self.policies.values() if _overrides(p, 'train_step_started')]
+        self.on_step_end = [p for p in self.policies.values() if _overrides(p, 'train_step_finished')]
+        self.losses: list[torch.Tensor] = []  # this epoch's step losses, kept on the device (no per-step sync)
+        self.stopped = False  # a policy stopped training: persisted, so a relaunch does not train further
+        self.epoch_ran = False  # False when a policy stopped training in ``epoch_started``: nothing to finish
+        self.interruption: BaseException | None = None
+
+    @property
+    def state_key(self) -> str:
+        return 'dpipe_lightning.policies'
+
+    def current_values(self) -> dict[str, Any]:
+        """``{name: value}`` of the value policies, as ``do_train_step`` receives them now."""
+        return {name: p.value for name, p in self.value_policies.items()}
+
+    # ---- Lightning hooks ----
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stopped:
+            trainer.should_stop = True
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.losses = []
+        epoch = trainer.current_epoch
+        self.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch))
+        self._decide_stop(trainer, not self.epoch_ran)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self.on_step_start:
+            epoch, iteration = trainer.current_epoch, trainer.fit_loop.epoch_loop.total_batch_idx
+            if self._call_stopping(lambda p: p.train_step_started(epoch, iteration), self.on_step_start):
+                trainer.should_stop = True
+        pl_module.step_kwargs = {**self.constants, **self.current_values()}
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs.get('loss') if isinstance(outputs, Mapping) else outputs
+        if loss is None:
+            return
+        self.losses.append(loss.detach())
+        if self.on_step_end:
+            epoch, iteration, value = (
+                trainer.current_epoch,
+                trainer.fit_loop.epoch_loop.total_batch_idx,
+                float(loss),
+            )
+            if self._call_stopping(lambda p: p.train_step_finished(epoch, iteration, value), self.on_step_end):
+                trainer.should_stop = True
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.epoch_ran:
+            return
+        epoch = trainer.current_epoch
+        train_losses = self._epoch_losses(trainer)
+        values = self.current_values()
+        stop = trainer.should_stop
+        try:
+            metrics = self._validate(trainer)
+        except EarlyStopping:
+            metrics, stop = None, True
+
+        scalars = {'train/loss': math.fsum(train_losses) / len(train_losses)} if train_losses else {}
+        scalars.update(flatten_scalars('policies', values))
+        if metrics is not None:
+            scalars.update(flatten_scalars('val/metrics', metrics))
+        if trainer.logger is not None:
+            trainer.logger.log_metrics(scalars, step=epoch)
+            trainer.logger.save()
+
+        hook = lambda p: p.epoch_finished(epoch, train_losses=train_losses, metrics=metrics)  # noqa: E731
+        stop = self._call_stopping(hook) or stop
+        self._decide_stop(trainer, stop)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.interruption = exception
+
+    # ---- state ----
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            'policies': {name: p.state_dict() for name, p in self.policies.items()},
+            'stopped': self.stopped,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved = state_dict['policies']
+        missing = [name for name in self.policies if name not in saved]
+        if missing:
+            raise KeyError(
+                f'The checkpoint has no state for the policies {missing}; it holds {sorted(saved)}. '
+                f'Resume with the same policy names, or use a new checkpoints_path.'
+            )
+        for name, policy in self.policies.items():
+            policy.load_state_dict(saved[name])
+        self.stopped = state_dict['stopped']
+
+    # ---- helpers ----
+
+    def _call_stopping(self, hook: Callable[[Policy], None], policies: list[Policy] | None = None) -> bool:
+        """Call ``hook`` on every policy; ``True`` if any raised ``EarlyStopping`` (all of them still run)."""
+        stop = False
+        for policy in self.policies.values() if policies is None else policies:
+            try:
+                hook(policy)
+            except EarlyStopping:
+                stop = True
+        return stop
+
+    def _decide_stop(self, trainer: L.Trainer, stop: bool) -> None:
+        # every rank takes part, every epoch: a stop decided on one rank stops all of them together
+        stop = trainer.strategy.reduce_boolean_decision(bool(stop), all=False)
+        trainer.should_stop = stop
+        self.stopped = self.stopped or stop
+
+    def _epoch_losses(self, trainer: L.Trainer) -> list[float]:
+        """This epoch's step losses as floats, averaged over ranks: one device sync per epoch."""
+        if not self.losses:
+            return []
+        losses = torch.stack(self.losses).float()
+        if trainer.world_size > 1:
+            losses = trainer.strategy.reduce(losses, reduce_op='mean')
+        return losses.cpu().tolist()
+
+    def _validate(self, trainer: L.Trainer) -> dict[str, Any] | None:
+        if self.validate is None:
+            return None
+        metrics = self.validate() if trainer.is_global_zero else None
+        if trainer.world_size > 1:
+            metrics = trainer.strategy.broadcast(metrics, src=0)
+        if not isinstance(metrics, Mapping):
+            raise TypeError(
+                f'validate() must return a dict of metric name -> value, got {type(metrics).__name__}: {metrics!r}.'
+            )
+        return dict(metrics)

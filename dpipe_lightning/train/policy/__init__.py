@@ -1,0 +1,36 @@
+"""Training policies: hooks called by the training loop around every epoch (and optionally every step).
+
+A `ValuePolicy` carries a ``value`` passed to ``do_train_step`` under its keyword name; other policies observe
+training and may raise `EarlyStopping`. Epoch value policies fix the value for epoch ``e`` in
+``epoch_started(e)`` ("on time"); `DecreasingOnPlateau` reacts in ``epoch_finished``; step value policies
+change the value before every train step. Every policy has ``state_dict``/``load_state_dict`` with
+plain-data states.
+"""
+
+from ._base import Constant, EarlyStopping, Policy, ValuePolicy
+from ._epoch import EpochValuePolicy, Exponential, LambdaEpoch, Schedule, Switch
+from ._plateau import DecreasingOnPlateau
+from ._step import CosineAnnealing, LambdaStep, LinearWarmup, StepValuePolicy
+from ._stopping import LossStop, MetricStop, NEpochs, NSteps, TimeBudget
+
+__all__ = [
+    'Constant',
+    'CosineAnnealing',
+    'DecreasingOnPlateau',
+    'EarlyStopping',
+    'EpochValuePolicy',
+    'Exponential',
+    'LambdaEpoch',
+    'LambdaStep',
+    'LinearWarmup',
+    'LossStop',
+    'MetricStop',
+    'NEpochs',
+    'NSteps',
+    'Policy',
+    'Schedule',
+    'StepValuePolicy',
+    'Switch',
+    'TimeBudget',
+    'ValuePolicy',
+]

@@ -1,0 +1,85 @@
+"""Shared fixtures: seeded randomness, a small learnable data set, a small model and its batch iterator."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dpipe_lightning.batch_iter import Infinite, load_by_random_id
+from dpipe_lightning.torch import TorchModel
+
+N_FEATURES, N_CLASSES = 6, 3
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads():
+    """Every test must leave no background thread behind (batch iterator workers included)."""
+    before = set(threading.enumerate())
+    yield
+    # tqdm's monitor is a process-wide singleton that tqdm itself manages
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.name != 'tqdm_monitor']
+    for thread in leaked:  # give stopping threads a moment before calling it a leak
+        thread.join(timeout=5)
+    assert not [t for t in leaked if t.is_alive()], f'leaked threads: {leaked}'
+
+
+class Blobs:
+    """A learnable 3-class problem: Gaussian blobs in 6 dimensions."""
+
+    def __init__(self, n: int = 240, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        centers = rng.normal(0, 3, size=(N_CLASSES, N_FEATURES))
+        self.ys = rng.integers(0, N_CLASSES, size=n)
+        self.xs = (centers[self.ys] + rng.normal(0, 1, size=(n, N_FEATURES))).astype(np.float32)
+        self.ids = tuple(range(n))
+
+    def load_x(self, i: int) -> np.ndarray:
+        return self.xs[i]
+
+    def load_y(self, i: int) -> np.int64:
+        return np.int64(self.ys[i])
+
+
+@pytest.fixture
+def blobs() -> Blobs:
+    return Blobs()
+
+
+def make_model(cls: type = TorchModel, optimizer: type = torch.optim.Adam) -> TorchModel:
+    core = nn.Sequential(nn.Linear(N_FEATURES, 16), nn.ReLU(), nn.Linear(16, N_CLASSES))
+    return cls(core, nn.Softmax(-1), nn.CrossEntropyLoss(), optimizer)
+
+
+@pytest.fixture
+def model() -> TorchModel:
+    return make_model()
+
+
+def make_batch_iter(data: Blobs, batches_per_epoch: int = 4, batch_size: int = 8, seed: int = 0) -> Infinite:
+    source = load_by_random_id(data.load_x, data.load_y, ids=data.ids, random_state=seed)
+    return Infinite(source, batch_size=batch_size, batches_per_epoch=batches_per_epoch)
+
+
+@pytest.fixture
+def batch_iter(blobs: Blobs) -> Infinite:
+    return make_batch_iter(blobs)
+
+
+@pytest.fixture(name='make_model')
+def _make_model_fixture():
+    return make_model
+
+
+@pytest.fixture(name='make_batch_iter')
+def _make_batch_iter_fixture():
+    return make_batch_iter

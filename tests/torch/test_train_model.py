@@ -1,0 +1,358 @@
+"""train_model end to end with a real Lightning Trainer: values into steps, logs, checkpoints, stopping, resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dpipe_lightning.torch import TorchModel, train_model
+from dpipe_lightning.train.policy import EarlyStopping, Exponential, Policy
+
+
+class Recorder(Policy):
+    """Traces every hook call it receives."""
+
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+
+    def epoch_started(self, epoch):
+        self.calls.append(('started', epoch))
+
+    def epoch_finished(self, epoch, *, train_losses, metrics=None):
+        self.calls.append(('finished', epoch, len(train_losses), metrics))
+
+    def state_dict(self):  # the trace lives outside the checkpoint
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+class RecordingModel(TorchModel):
+    def do_train_step(self, *inputs, lr, weights, **constants):
+        self.received.append({'lr': lr, 'weights': weights, **constants})
+        return super().do_train_step(*inputs, lr=lr)
+
+
+def recording_model(make_model):
+    model = make_model(RecordingModel)
+    model.received = []
+    return model
+
+
+def scalars(log_path):
+    events = EventAccumulator(str(log_path))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()['scalars']}
+
+
+def parameters(model):
+    return [p.detach().clone() for p in model.model_core.parameters()]
+
+
+def test_loss_falls_and_weights_change(model, batch_iter, blobs):
+    before = parameters(model)
+    losses = []
+
+    class Losses(Policy):
+        def epoch_finished(self, epoch, *, train_losses, metrics=None):
+            losses.append(np.mean(train_losses))
+
+    assert train_model(model, batch_iter, n_epochs=6, lr=1e-2, enable_progress_bar=False, losses=Losses()) is None
+    assert losses[-1] < 0.5 * losses[0]
+    assert all(not torch.equal(a, b) for a, b in zip(before, parameters(model)))
+    accuracy = (model.do_inf_step(blobs.xs).argmax(1) == blobs.ys).mean()
+    assert accuracy > 0.9
+
+
+def test_values_are_fresh_for_every_step_and_on_time(make_model, batch_iter):
+    model = recording_model(make_model)
+    train_model(
+        model,
+        batch_iter,
+        n_epochs=3,
+        lr=1e-3,
+        weights=Exponential(10, 0.5),
+        alpha=0.25,
+        enable_progress_bar=False,
+    )
+    assert [r['weights'] for r in model.received] == [10.0] * 4 + [5.0] * 4 + [2.5] * 4
+    assert all(r['lr'] == 1e-3 and r['alpha'] == 0.25 for r in model.received)
+
+
+def test_hook_order_with_validation(model, batch_iter):
+    calls = []
+    validated = []
+
+    def validate():
+        validated.append(len(calls))
+        return {'accuracy': 0.5 + len(validated)}
+
+    train_model(
+        model,
+        batch_iter,
+        n_epochs=2,
+        lr=1e-3,
+        validate=validate,
+        trace=Recorder(calls),
+        enable_progress_bar=False,
+    )
+    assert calls == [
+        ('started', 0),
+        ('finished', 0, 4, {'accuracy': 1.5}),
+        ('started', 1),
+        ('finished', 1, 4, {'accuracy': 2.5}),
+    ]
+    assert validated == [1, 3]  # after the epoch's steps, before epoch_finished
+
+
+def test_tensorboard_tags_per_epoch_in_log_path(make_model, batch_iter, tmp_path):
+    log_path = tmp_path / 'logs'
+    train_model(
+        recording_model(make_model),
+        batch_iter,
+        n_epochs=3,
+        lr=1e-3,
+        log_path=log_path,
+        weights=Exponential(10, 0.5),
+        validate=lambda: {'acc': 0.75, 'per_class': np.array([0.5, 1.0])},
+        enable_progress_bar=False,
+    )
+    assert all(name.startswith('events.out.tfevents') or name == 'hparams.yaml' for name in os.listdir(log_path))
+    found = scalars(log_path)
+    assert set(found) == {
+        'train/loss',
+        'policies/weights',
+        'policies/lr',
+        'val/metrics/acc',
+        'val/metrics/per_class/0',
+        'val/metrics/per_class/1',
+    }
+    assert [step for step, _ in found['train/loss']] == [0, 1, 2]
+    assert [value for _, value in found['policies/weights']] == [10.0, 5.0, 2.5]
+    assert [value for _, value in found['policies/lr']] == pytest.approx([1e-3] * 3)
+    assert [value for _, value in found['val/metrics/per_class/1']] == [1.0] * 3
+
+
+def test_train_loss_logged_is_the_epoch_mean(model, batch_iter, tmp_path):
+    means = []
+
+    class Means(Policy):
+        def epoch_finished(self, epoch, *, train_losses, metrics=None):
+            means.append(np.mean(train_losses))
+
+    train_model(model, batch_iter, n_epochs=2, lr=1e-3, log_path=tmp_path, means=Means(), enable_progress_bar=False)
+    assert [v for _, v in scalars(tmp_path)['train/loss']] == pytest.approx(means, rel=1e-6)
+
+
+def test_checkpoints_every_epoch_newest_two_kept(model, batch_iter, tmp_path):
+    train_model(model, batch_iter, n_epochs=3, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    assert sorted(os.listdir(tmp_path)) == ['epoch=0001-step=00000008.ckpt', 'epoch=0002-step=00000012.ckpt']
+    saved = torch.load(tmp_path / 'epoch=0002-step=00000012.ckpt', weights_only=True)
+    assert {'state_dict', 'optimizer_states', 'callbacks', 'epoch'} <= set(saved)
+    assert saved['callbacks']['dpipe_lightning.policies']['policies']['lr'] is not None
+    weights = {k.removeprefix('model_core.'): v for k, v in saved['state_dict'].items()}
+    assert all(torch.equal(weights[k], v) for k, v in model.model_core.state_dict().items())
+
+
+class FailAt(Policy):
+    """Raises once, in epoch_started of the given epoch: an interruption in the middle of a run."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def epoch_started(self, epoch):
+        if epoch == self.epoch:
+            self.epoch = None
+            raise RuntimeError('interrupted')
+
+    def state_dict(self):  # not restored on resume: it fails once per process
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def test_resume_after_an_exception_continues_after_the_last_saved_epoch(make_model, batch_iter, tmp_path):
+    calls = []
+    model = make_model()
+    fail, trace = FailAt(2), Recorder(calls)
+    with pytest.raises(RuntimeError, match='interrupted'):
+        train_model(
+            model,
+            batch_iter,
+            n_epochs=4,
+            lr=1e-3,
+            checkpoints_path=tmp_path,
+            fail=fail,
+            trace=trace,
+            enable_progress_bar=False,
+        )
+    assert [c[:2] for c in calls] == [('started', 0), ('finished', 0), ('started', 1), ('finished', 1)]
+
+    calls.clear()
+    resumed = make_model()  # a new process would build a fresh model: the checkpoint restores the weights
+    train_model(
+        resumed,
+        batch_iter,
+        n_epochs=4,
+        lr=1e-3,
+        checkpoints_path=tmp_path,
+        fail=fail,
+        trace=trace,
+        enable_progress_bar=False,
+    )
+    assert [c[:2] for c in calls] == [('started', 2), ('finished', 2), ('started', 3), ('finished', 3)]
+
+    calls.clear()  # finished: calling again does nothing more, but the weights are restored
+    again = make_model()
+    train_model(
+        again,
+        batch_iter,
+        n_epochs=4,
+        lr=1e-3,
+        checkpoints_path=tmp_path,
+        fail=fail,
+        trace=trace,
+        enable_progress_bar=False,
+    )
+    assert calls == []
+    assert all(torch.equal(a, b) for a, b in zip(parameters(again), parameters(resumed)))
+
+    train_model(
+        again,
+        batch_iter,
+        n_epochs=5,
+        lr=1e-3,
+        checkpoints_path=tmp_path,
+        fail=fail,
+        trace=trace,
+        enable_progress_bar=False,
+    )  # a larger n_epochs continues
+    assert [c[:2] for c in calls] == [('started', 4), ('finished', 4)]
+
+
+def test_resume_restores_policy_state(make_model, batch_iter, tmp_path):
+    model = recording_model(make_model)
+    arguments = dict(lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    train_model(model, batch_iter, n_epochs=2, weights=Exponential(10, 0.5), **arguments)
+    model.received.clear()
+    train_model(model, batch_iter, n_epochs=4, weights=Exponential(10, 0.5), **arguments)
+    assert sorted({r['weights'] for r in model.received}, reverse=True) == [2.5, 1.25]
+
+
+@pytest.mark.parametrize('where', ['epoch_finished', 'do_train_step', 'validate'])
+def test_early_stopping_finishes_and_saves_the_epoch(make_model, batch_iter, tmp_path, where):
+    calls = []
+    epochs_seen = []
+
+    class StopAtOne(Policy):
+        def epoch_finished(self, epoch, *, train_losses, metrics=None):
+            if where == 'epoch_finished' and epoch == 1:
+                raise EarlyStopping
+
+    class StoppingModel(TorchModel):
+        def do_train_step(self, *inputs, lr):
+            loss = super().do_train_step(*inputs, lr=lr)
+            epochs_seen.append(self.current_epoch)
+            if where == 'do_train_step' and self.current_epoch == 1 and len(epochs_seen) == 6:
+                raise EarlyStopping
+            return loss
+
+    def validate():
+        if where == 'validate' and len(calls) == 3:
+            raise EarlyStopping
+        return {'m': 1.0}
+
+    model = make_model(StoppingModel)
+    arguments = dict(
+        lr=1e-3,
+        checkpoints_path=tmp_path,
+        validate=validate,
+        stop=StopAtOne(),
+        trace=Recorder(calls),
+        enable_progress_bar=False,
+    )
+    train_model(model, batch_iter, n_epochs=5, **arguments)
+    assert [c[:2] for c in calls] == [('started', 0), ('finished', 0), ('started', 1), ('finished', 1)]
+    assert max(epochs_seen) == 1
+    assert any(name.startswith('epoch=0001') for name in os.listdir(tmp_path))
+
+    calls.clear()  # the stop is remembered: relaunching the same command trains no further
+    train_model(make_model(StoppingModel), batch_iter, n_epochs=5, **arguments)
+    assert calls == []
+
+
+def test_early_stopping_in_epoch_started_saves_nothing_for_that_epoch(model, batch_iter, tmp_path):
+    class StopAtTwo(Policy):
+        def epoch_started(self, epoch):
+            if epoch == 2:
+                raise EarlyStopping
+
+    train_model(
+        model,
+        batch_iter,
+        n_epochs=5,
+        lr=1e-3,
+        checkpoints_path=tmp_path,
+        stop=StopAtTwo(),
+        enable_progress_bar=False,
+    )
+    assert sorted(os.listdir(tmp_path))[-1].startswith('epoch=0001')
+
+
+def test_trainer_arguments_reach_the_trainer(model, batch_iter):
+    from lightning.pytorch.callbacks import Callback
+
+    class Count(Callback):
+        epochs = 0
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            Count.epochs += 1
+            assert trainer.max_epochs == 2
+
+    train_model(
+        model,
+        batch_iter,
+        n_epochs=2,
+        lr=1e-3,
+        callbacks=[Count()],
+        deterministic=True,
+        enable_progress_bar=False,
+    )
+    assert Count.epochs == 2
+
+
+def test_ctrl_c_reaches_the_caller_and_restores_sigint(make_model, batch_iter, tmp_path):
+    class Interrupting(TorchModel):
+        def do_train_step(self, *inputs, lr):
+            if self.current_epoch == 1:
+                os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl+C
+            return super().do_train_step(*inputs, lr=lr)
+
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(
+            make_model(Interrupting),
+            batch_iter,
+            n_epochs=3,
+            lr=1e-3,
+            checkpoints_path=tmp_path,
+            enable_progress_bar=False,
+        )
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert sorted(os.listdir(tmp_path)) == ['epoch=0000-step=00000004.ckpt']
+    assert not [t for t in threading.enumerate() if 'Infinite' in t.name or 'batch' in t.name.lower()]
+
+
+def test_progress_bar_shows_loss_and_values(model, batch_iter, capsys):
+    train_model(model, batch_iter, n_epochs=2, lr=Exponential(0.01, 0.5))
+    shown = capsys.readouterr()
+    shown = shown.out + shown.err
+    assert 'Epoch 1' in shown and 'loss=' in shown and 'lr=0.005' in shown
