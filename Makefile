@@ -10,14 +10,14 @@ TORCH_DEV := torch==2.13.0
 # pip's notes about unused local index folders are noise
 QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test docs lint format bench clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q '$(TORCH_DEV)' 2>&1 | $(QUIET_PIP)
-	$(BIN)/python -m pip install -q -e '.[dev,demo]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install -q -e '.[dev,demo,docs]' 2>&1 | $(QUIET_PIP)
 	$(BIN)/python -c 'import torch, lightning, dpipe_lightning'
 	touch $(STAMP)
 
@@ -28,6 +28,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# the documentation site, warnings as errors
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+# benchmarks are run by hand (not part of make test); each writes its table into docs/benchmarks/
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
