@@ -14,16 +14,17 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .._paths import check_folder_argument
 from ..train._bridge import PolicyBridge
 from ..train._checkpoints import (
     AtomicCheckpointIO,
     EpochCheckpoint,
-    checkpoint_epoch,
     newest_loadable_checkpoint,
 )
 from ..train._progress import PolicyProgressBar
+from ..train._run_state import RunState
 from ..train._stream import EpochView, as_batch_iter, batches_per_epoch
 from ..train.policy import Policy, ValuePolicy
 from ._arguments import check_do_train_step, check_n_epochs, make_lr_policy, sort_kwargs
@@ -40,6 +41,9 @@ def train_model(
     log_path: str | os.PathLike | Logger | None = None,
     checkpoints_path: str | os.PathLike | None = None,
     validate: Callable[[], Mapping[str, Any]] | None = None,
+    *,
+    checkpoint_every_n_steps: int | None = None,
+    checkpoint_every_n_seconds: float | None = None,
     **kwargs: Any,
 ) -> None:
     """Train ``model`` for ``n_epochs`` epochs of ``batch_iter`` with a Lightning ``Trainer``.
@@ -63,6 +67,9 @@ def train_model(
     validate
         ``validate() -> dict`` of metrics, called once per epoch after its steps; logged as ``val/metrics/<name>``
         and passed to the policies as ``metrics=``.
+    checkpoint_every_n_steps, checkpoint_every_n_seconds
+        also save inside epochs, every so many steps and/or seconds (needs ``checkpoints_path``). A resumed run
+        continues from the newest checkpoint exactly, without replaying the batch stream.
     kwargs
         a name of a ``lightning.Trainer`` argument (``accelerator``, ``devices``, ``strategy``, ``precision``,
         ``callbacks``, ``deterministic``, ``enable_progress_bar``, ...) goes to the Trainer; a :class:`Policy` is
@@ -91,13 +98,21 @@ def train_model(
         12. exit batch_iter (its workers stop), also on errors and Ctrl+C
 
     ``EarlyStopping`` raised in steps 4-9 lets the epoch finish (steps 7-10) and ends training normally.
-    Ctrl+C raises ``KeyboardInterrupt`` in the caller; calling ``train_model`` again with the same arguments then
-    resumes after the last saved epoch.
+    Ctrl+C raises ``KeyboardInterrupt`` in the caller; SIGTERM finishes the current step, saves a checkpoint (with
+    ``checkpoints_path``) and raises ``SystemExit(143)``. Calling ``train_model`` again with the same arguments then
+    resumes from the newest checkpoint; with the package's seeded sources and deterministic operations on the CPU
+    the result is bit-identical to an uninterrupted run.
     """
-    run = _prepare(model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate, kwargs)
-    with _quiet_lightning(), run.batch_iter, _keyboard_interrupt_propagates(run.bridge):
-        trainer = L.Trainer(**run.trainer_kwargs)
-        trainer.fit(model, train_dataloaders=run.data, ckpt_path=run.resume_from, weights_only=True)
+    run = _prepare(
+        model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate, kwargs,
+        checkpoint_every_n_steps, checkpoint_every_n_seconds,
+    )  # fmt: skip
+    try:
+        with _quiet_lightning(), _interruptions_propagate(run.bridge):
+            trainer = L.Trainer(**run.trainer_kwargs)
+            trainer.fit(model, train_dataloaders=run.data, ckpt_path=run.resume_from, weights_only=True)
+    finally:
+        run.batch_iter.__exit__(None, None, None)  # entered on each rank by RunState.setup
 
 
 class _Run:
@@ -120,6 +135,8 @@ def _prepare(
     checkpoints_path: Any,
     validate: Any,
     kwargs: dict[str, Any],
+    every_n_steps: Any,
+    every_n_seconds: Any,
 ) -> _Run:
     if not isinstance(model, TorchModel):
         raise TypeError(f'model must be a dpipe_lightning.torch.TorchModel, got {type(model).__name__}.')
@@ -133,20 +150,20 @@ def _prepare(
     if not isinstance(log_path, Logger):
         log_path = check_folder_argument('log_path', log_path)
     checkpoints_folder = check_folder_argument('checkpoints_path', checkpoints_path)
+    _check_checkpoint_intervals(checkpoints_folder, every_n_steps, every_n_seconds)
 
     run = _Run()
     run.batch_iter = as_batch_iter(batch_iter)
     length = batches_per_epoch(batch_iter)
     run.data = EpochView(run.batch_iter, length)
     run.bridge = PolicyBridge(policies, constants, validate)
-    callbacks = [run.bridge, *_as_list(trainer_kwargs.pop('callbacks', None))]
+    callbacks = [run.bridge, RunState(run.data, run.batch_iter), *_as_list(trainer_kwargs.pop('callbacks', None))]
 
-    max_epochs = n_epochs
+    max_epochs, done_epochs = n_epochs, 0
     if checkpoints_folder is not None:
-        run.resume_from = newest_loadable_checkpoint(checkpoints_folder)
-        if run.resume_from is not None:
-            max_epochs = max(n_epochs, checkpoint_epoch(run.resume_from))  # a finished run does nothing more
-        callbacks.append(EpochCheckpoint(checkpoints_folder, run.bridge))
+        run.resume_from, done_epochs = newest_loadable_checkpoint(checkpoints_folder)
+        max_epochs = max(n_epochs, done_epochs)  # a finished run does nothing more
+        callbacks.append(EpochCheckpoint(checkpoints_folder, run.bridge, every_n_steps, every_n_seconds))
         plugins = _as_list(trainer_kwargs.pop('plugins', None))
         trainer_kwargs['plugins'] = [*plugins, AtomicCheckpointIO()]
 
@@ -157,7 +174,9 @@ def _prepare(
     if log_path is None or isinstance(log_path, Logger):
         logger = log_path or False
     else:
-        logger = TensorBoardLogger(save_dir=log_path, name='', version='', default_hp_metric=False)
+        # purge_step: events of epochs after the checkpoint (written before an interruption) are dropped by readers
+        purge = {'purge_step': done_epochs} if run.resume_from is not None else {}
+        logger = TensorBoardLogger(save_dir=log_path, name='', version='', default_hp_metric=False, **purge)
     trainer_kwargs.setdefault('enable_model_summary', False)
     trainer_kwargs.setdefault('default_root_dir', str(checkpoints_folder or Path.cwd()))
     run.trainer_kwargs = dict(
@@ -198,12 +217,31 @@ def _quiet_lightning() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _check_checkpoint_intervals(folder: Path | None, every_n_steps: Any, every_n_seconds: Any) -> None:
+    if every_n_steps is not None and (
+        isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps <= 0
+    ):
+        raise ValueError(f'checkpoint_every_n_steps must be a positive int or None, got {every_n_steps!r}.')
+    if every_n_seconds is not None and (
+        isinstance(every_n_seconds, bool) or not isinstance(every_n_seconds, int | float) or not every_n_seconds > 0
+    ):
+        raise ValueError(f'checkpoint_every_n_seconds must be a positive number or None, got {every_n_seconds!r}.')
+    if folder is None and (every_n_steps is not None or every_n_seconds is not None):
+        raise ValueError('checkpoint_every_n_steps/checkpoint_every_n_seconds need a checkpoints_path to save to.')
+
+
 @contextlib.contextmanager
-def _keyboard_interrupt_propagates(bridge: PolicyBridge) -> Iterator[None]:
-    """Lightning turns Ctrl+C into ``sys.exit(1)`` and leaves SIGINT ignored; give the caller a KeyboardInterrupt."""
+def _interruptions_propagate(bridge: PolicyBridge) -> Iterator[None]:
+    """Ctrl+C reaches the caller as ``KeyboardInterrupt``, SIGTERM as ``SystemExit(143)``.
+
+    Lightning turns Ctrl+C into ``sys.exit(1)`` and leaves SIGINT ignored, and SIGTERM into ``SystemExit(None)``
+    (status 0), which would tell a cluster scheduler that the job finished.
+    """
     handler = signal.getsignal(signal.SIGINT)
     try:
         yield
+    except SIGTERMException:
+        raise SystemExit(128 + signal.SIGTERM) from None
     except SystemExit:
         if not isinstance(bridge.interruption, KeyboardInterrupt):
             raise

@@ -62,6 +62,7 @@ class PolicyBridge(Callback):
     # ---- Lightning hooks ----
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.losses = [loss.to(pl_module.device) for loss in self.losses]  # restored mid-epoch, on the CPU
         if self.stopped:
             trainer.should_stop = True
 
@@ -129,6 +130,9 @@ class PolicyBridge(Callback):
         return {
             'policies': {name: p.state_dict() for name, p in self.policies.items()},
             'stopped': self.stopped,
+            'epoch_ran': self.epoch_ran,
+            # a mid-epoch checkpoint carries the losses of the epoch's steps so far
+            'losses': torch.stack(self.losses).cpu() if self.losses else torch.zeros(0),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -142,6 +146,8 @@ class PolicyBridge(Callback):
         for name, policy in self.policies.items():
             policy.load_state_dict(saved[name])
         self.stopped = state_dict['stopped']
+        self.epoch_ran = state_dict['epoch_ran']
+        self.losses = list(state_dict['losses'].unbind())
 
     # ---- helpers ----
 

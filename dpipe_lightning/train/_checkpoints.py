@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from lightning.pytorch.callbacks import Checkpoint
 from .._paths import atomic_write
 from ._bridge import PolicyBridge
 
-__all__ = ['AtomicCheckpointIO', 'EpochCheckpoint', 'checkpoint_epoch', 'newest_loadable_checkpoint']
+__all__ = ['AtomicCheckpointIO', 'EpochCheckpoint', 'newest_loadable_checkpoint']
 
 _NAME = re.compile(r'^epoch=(\d+)-step=(\d+)\.ckpt$')
 
@@ -36,52 +37,80 @@ def checkpoint_files(folder: Path) -> list[Path]:
     return [path for _, path in sorted(found, reverse=True)]
 
 
-def newest_loadable_checkpoint(folder: Path) -> Path | None:
-    """The newest checkpoint in ``folder`` that loads; unreadable newer ones are skipped with a warning.
+def newest_loadable_checkpoint(folder: Path) -> tuple[Path, int] | tuple[None, int]:
+    """The newest checkpoint in ``folder`` that loads, and the number of epochs whose steps it has all done.
 
-    Returns ``None`` for an empty or missing folder; raises ``RuntimeError`` if files exist but none loads, so a run
-    never silently starts afresh over existing checkpoints.
+    Unreadable newer files are skipped with a warning. Returns ``(None, 0)`` for an empty or missing folder; raises
+    ``RuntimeError`` if files exist but none loads, so a run never silently starts afresh over existing checkpoints.
     """
     files = checkpoint_files(folder)
     for path in files:
         try:
-            torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+            checkpoint = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+            epochs = checkpoint['loops']['fit_loop']['epoch_progress']['current']['processed']
         except Exception as error:  # a truncated or corrupt file: fall back to the previous one
             warnings.warn(f'Skipping the unreadable checkpoint {str(path)!r} ({error!r}).', stacklevel=2)
             continue
-        return path
+        return path, int(epochs)
     if files:
         raise RuntimeError(
             f'None of the checkpoints in {str(folder)!r} could be loaded ({[p.name for p in files]}). '
             f'Remove them to start afresh, or pass another checkpoints_path.'
         )
-    return None
-
-
-def checkpoint_epoch(path: Path) -> int:
-    """The number of finished epochs recorded by a checkpoint file's name."""
-    match = _NAME.match(path.name)
-    assert match is not None, path
-    return int(match.group(1)) + 1
+    return None, 0
 
 
 class EpochCheckpoint(Checkpoint):
-    """Save a full training checkpoint after every epoch's policies ran; keep the newest ``keep`` files.
+    """Save a full training checkpoint after every epoch, optionally inside epochs too; keep the newest ``keep``.
 
-    Being a ``Checkpoint``, Lightning runs it after the other callbacks' ``on_train_epoch_end``, so the file holds
-    the policies' state after ``epoch_finished``.
+    Being a ``Checkpoint``, Lightning runs it after the other callbacks' ``on_train_epoch_end``, so an epoch's file
+    holds the policies' state after ``epoch_finished``. Saves inside an epoch happen after a step, every
+    ``every_n_steps`` steps and/or ``every_n_seconds`` seconds and when SIGTERM arrived — but never after the
+    epoch's last step, whose state the epoch-end save holds (saving there would lose the epoch-end hooks on resume).
     """
 
-    def __init__(self, folder: Path, bridge: PolicyBridge, keep: int = 2) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        bridge: PolicyBridge,
+        every_n_steps: int | None = None,
+        every_n_seconds: float | None = None,
+        keep: int = 2,
+    ) -> None:
         self.folder = folder
         self.bridge = bridge
+        self.every_n_steps = every_n_steps
+        self.every_n_seconds = every_n_seconds
         self.keep = keep
+        self._last_save = time.monotonic()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last_save = time.monotonic()
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or trainer.should_stop:
+            return
+        due = trainer.received_sigterm
+        if self.every_n_steps is not None:
+            due = due or (trainer.fit_loop.epoch_loop.total_batch_idx + 1) % self.every_n_steps == 0
+        if self.every_n_seconds is not None:
+            # one rank's clock decides, so that every rank takes part in the same saves
+            late = time.monotonic() - self._last_save >= self.every_n_seconds
+            due = due or trainer.strategy.broadcast(late, src=0)
+        if due:
+            self._save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self.bridge.epoch_ran:
-            return
-        path = self.folder / f'epoch={trainer.current_epoch:04d}-step={trainer.global_step:08d}.ckpt'
+        if self.bridge.epoch_ran:
+            self._save(trainer)
+
+    def _save(self, trainer: L.Trainer) -> None:
+        steps = trainer.fit_loop.epoch_loop.batch_progress.total.ready  # steps taken, whatever the optimizer did
+        path = self.folder / f'epoch={trainer.current_epoch:04d}-step={steps:08d}.ckpt'
         trainer.save_checkpoint(path, weights_only=False)
+        self._last_save = time.monotonic()
         if trainer.is_global_zero:
             for old in checkpoint_files(self.folder)[self.keep :]:
                 old.unlink(missing_ok=True)
