@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -21,6 +22,8 @@ from ..train._bridge import PolicyBridge
 from ..train._checkpoints import (
     AtomicCheckpointIO,
     EpochCheckpoint,
+    check_same_architecture,
+    finished_epochs,
     newest_loadable_checkpoint,
 )
 from ..train._progress import PolicyProgressBar
@@ -161,11 +164,16 @@ def _prepare(
 
     max_epochs, done_epochs = n_epochs, 0
     if checkpoints_folder is not None:
-        run.resume_from, done_epochs = newest_loadable_checkpoint(checkpoints_folder)
+        run.resume_from, checkpoint = newest_loadable_checkpoint(checkpoints_folder)
+        if checkpoint is not None:
+            check_same_architecture(model, checkpoint, run.resume_from)
+            done_epochs = finished_epochs(checkpoint)
         max_epochs = max(n_epochs, done_epochs)  # a finished run does nothing more
         callbacks.append(EpochCheckpoint(checkpoints_folder, run.bridge, every_n_steps, every_n_seconds))
         plugins = _as_list(trainer_kwargs.pop('plugins', None))
-        trainer_kwargs['plugins'] = [*plugins, AtomicCheckpointIO()]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):  # a user's own IO is kept
+            plugins.append(AtomicCheckpointIO())
+        trainer_kwargs['plugins'] = plugins
 
     show_progress = trainer_kwargs.setdefault('enable_progress_bar', True)
     if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):

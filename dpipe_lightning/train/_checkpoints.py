@@ -16,7 +16,13 @@ from lightning.pytorch.callbacks import Checkpoint
 from .._paths import atomic_write
 from ._bridge import PolicyBridge
 
-__all__ = ['AtomicCheckpointIO', 'EpochCheckpoint', 'newest_loadable_checkpoint']
+__all__ = [
+    'AtomicCheckpointIO',
+    'EpochCheckpoint',
+    'check_same_architecture',
+    'finished_epochs',
+    'newest_loadable_checkpoint',
+]
 
 _NAME = re.compile(r'^epoch=(\d+)-step=(\d+)\.ckpt$')
 
@@ -37,27 +43,55 @@ def checkpoint_files(folder: Path) -> list[Path]:
     return [path for _, path in sorted(found, reverse=True)]
 
 
-def newest_loadable_checkpoint(folder: Path) -> tuple[Path, int] | tuple[None, int]:
-    """The newest checkpoint in ``folder`` that loads, and the number of epochs whose steps it has all done.
+def newest_loadable_checkpoint(folder: Path) -> tuple[Path, dict[str, Any]] | tuple[None, None]:
+    """The newest checkpoint in ``folder`` that loads (memory-mapped), with its content.
 
-    Unreadable newer files are skipped with a warning. Returns ``(None, 0)`` for an empty or missing folder; raises
-    ``RuntimeError`` if files exist but none loads, so a run never silently starts afresh over existing checkpoints.
+    Unreadable newer files are skipped with a warning. Returns ``(None, None)`` for an empty or missing folder;
+    raises ``RuntimeError`` if files exist but none loads, so a run never silently starts afresh over existing
+    checkpoints.
     """
     files = checkpoint_files(folder)
     for path in files:
         try:
             checkpoint = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-            epochs = checkpoint['loops']['fit_loop']['epoch_progress']['current']['processed']
+            finished_epochs(checkpoint)
         except Exception as error:  # a truncated or corrupt file: fall back to the previous one
             warnings.warn(f'Skipping the unreadable checkpoint {str(path)!r} ({error!r}).', stacklevel=2)
             continue
-        return path, int(epochs)
+        return path, checkpoint
     if files:
         raise RuntimeError(
             f'None of the checkpoints in {str(folder)!r} could be loaded ({[p.name for p in files]}). '
             f'Remove them to start afresh, or pass another checkpoints_path.'
         )
-    return None, 0
+    return None, None
+
+
+def finished_epochs(checkpoint: dict[str, Any]) -> int:
+    """The number of epochs whose steps a checkpoint has all done (Lightning resumes at this epoch)."""
+    return int(checkpoint['loops']['fit_loop']['epoch_progress']['current']['processed'])
+
+
+def check_same_architecture(module: torch.nn.Module, checkpoint: dict[str, Any], path: Path) -> None:
+    """A clear ``ValueError`` naming the differences when the checkpoint's weights do not fit ``module``."""
+    saved, current = checkpoint['state_dict'], module.state_dict()
+    missing = sorted(set(current) - set(saved))
+    unexpected = sorted(set(saved) - set(current))
+    reshaped = [
+        f'{name}: saved {tuple(saved[name].shape)}, model {tuple(tensor.shape)}'
+        for name, tensor in current.items()
+        if name in saved and saved[name].shape != tensor.shape
+    ]
+    if missing or unexpected or reshaped:
+        details = '; '.join(
+            f'{what} {names}'
+            for what, names in [('missing', missing), ('unexpected', unexpected), ('different shapes', reshaped)]
+            if names
+        )
+        raise ValueError(
+            f'The checkpoint {str(path)!r} holds another architecture than this model ({details}). '
+            f'Nothing was changed; use another checkpoints_path for a new model.'
+        )
 
 
 class EpochCheckpoint(Checkpoint):

@@ -1,0 +1,101 @@
+"""Checkpoint files: atomic writes, rotation, mid-epoch saves, fallback, refusal to resume a foreign model."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from dpipe_lightning.torch import TorchModel, train_model
+from dpipe_lightning.train._checkpoints import AtomicCheckpointIO, checkpoint_files, newest_loadable_checkpoint
+
+
+def listing(folder):
+    return {name: (folder / name).read_bytes() for name in sorted(os.listdir(folder))}
+
+
+def test_atomic_checkpoint_io_never_leaves_a_partial_file(tmp_path, monkeypatch):
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({'a': torch.ones(3)}, tmp_path / 'x.ckpt')
+    before = listing(tmp_path)
+
+    def failing_save(obj, file):
+        file.write(b'partial')
+        raise OSError('No space left on device')
+
+    monkeypatch.setattr(torch, 'save', failing_save)
+    with pytest.raises(OSError, match='No space left'):
+        io.save_checkpoint({'a': torch.zeros(3)}, tmp_path / 'x.ckpt')
+    assert listing(tmp_path) == before  # the previous file is intact and no temporary file remains
+
+
+def test_files_are_ordered_by_epoch_then_step(tmp_path):
+    for name in ['epoch=0001-step=00000010.ckpt', 'epoch=0002-step=00000013.ckpt', 'epoch=0002-step=00000015.ckpt',
+                 'notes.txt', '.epoch=0003-step=00000020.ckpt.tmp']:  # fmt: skip
+        (tmp_path / name).write_bytes(b'')
+    assert [p.name for p in checkpoint_files(tmp_path)] == [
+        'epoch=0002-step=00000015.ckpt',
+        'epoch=0002-step=00000013.ckpt',
+        'epoch=0001-step=00000010.ckpt',
+    ]
+
+
+def test_no_checkpoint_and_only_unreadable_ones(tmp_path):
+    assert newest_loadable_checkpoint(tmp_path / 'missing') == (None, None)
+    (tmp_path / 'epoch=0000-step=00000004.ckpt').write_bytes(b'garbage')
+    with pytest.warns(UserWarning, match='Skipping the unreadable checkpoint'):
+        with pytest.raises(RuntimeError, match='None of the checkpoints'):
+            newest_loadable_checkpoint(tmp_path)
+
+
+def test_mid_epoch_saves_every_n_steps_never_on_the_last_batch(model, batch_iter, tmp_path):
+    saved = []
+
+    class Spy(AtomicCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            saved.append(os.path.basename(path))
+            super().save_checkpoint(checkpoint, path, storage_options)
+
+    train_model(model, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, checkpoint_every_n_steps=2,
+                plugins=[Spy()], enable_progress_bar=False)  # fmt: skip
+    # 4 steps per epoch: a save after steps 2 and 6 inside epochs; after 4 and 8 only at the epochs' ends
+    assert saved == [
+        'epoch=0000-step=00000002.ckpt',
+        'epoch=0000-step=00000004.ckpt',
+        'epoch=0001-step=00000006.ckpt',
+        'epoch=0001-step=00000008.ckpt',
+    ]
+    assert sorted(os.listdir(tmp_path)) == saved[-2:]
+
+
+def test_mid_epoch_saves_every_n_seconds(model, batch_iter, tmp_path):
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=tmp_path,
+                checkpoint_every_n_seconds=1e-9, enable_progress_bar=False)  # fmt: skip
+    assert sorted(os.listdir(tmp_path)) == ['epoch=0000-step=00000003.ckpt', 'epoch=0000-step=00000004.ckpt']
+
+
+def test_a_checkpoint_of_another_architecture_is_refused_and_kept(model, batch_iter, tmp_path):
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    before = listing(tmp_path)
+    other = TorchModel(nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)), nn.Softmax(-1),
+                       nn.CrossEntropyLoss(), torch.optim.Adam)  # fmt: skip
+    with pytest.raises(ValueError, match=r"different shapes \['model_core.0.weight: saved \(16, 6\), model \(8, 6\)"):
+        train_model(other, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ('arguments', 'match'),
+    [
+        ({'checkpoint_every_n_steps': 2}, 'need a checkpoints_path'),
+        ({'checkpoint_every_n_steps': 0, 'checkpoints_path': 'x'}, 'checkpoint_every_n_steps must be a positive int'),
+        ({'checkpoint_every_n_seconds': -1, 'checkpoints_path': 'x'}, 'checkpoint_every_n_seconds must be a positive'),
+    ],
+)
+def test_checkpoint_interval_errors(model, batch_iter, arguments, match, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=match):
+        train_model(model, batch_iter, n_epochs=1, lr=1e-3, **arguments)
+    assert os.listdir(tmp_path) == []
