@@ -6,7 +6,7 @@ Mirrors ``dpipe.batch_iter``; the helpers of ``dpipe.batch_iter.utils`` are in
 
 from ._base import BatchIter
 from ._combiners import combine_batches, combine_pad, combine_to_arrays, pad_batch_equal
-from ._errors import PipelineError
+from ._errors import PipelineError, RemoteTraceback
 from ._infinite import Infinite
 from ._sources import SeekableSource, is_seekable, load_by_random_id, sample
 from .utils import apply_at, multiply, random_apply, sample_args, unpack_args, zip_apply
@@ -15,6 +15,7 @@ __all__ = [
     'BatchIter',
     'Infinite',
     'PipelineError',
+    'RemoteTraceback',
     'SeekableSource',
     'apply_at',
     'combine_batches',

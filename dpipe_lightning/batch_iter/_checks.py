@@ -10,12 +10,15 @@ from typing import Any
 _MAX_REPR = 60
 
 
+def shortened_repr(value: object) -> str:
+    """``repr(value)`` shortened to a readable length."""
+    text = repr(value)
+    return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + '...'
+
+
 def short_repr(value: object) -> str:
     """``repr(value)`` shortened to a readable length, followed by its type name."""
-    text = repr(value)
-    if len(text) > _MAX_REPR:
-        text = text[: _MAX_REPR - 3] + '...'
-    return f'{text} ({type(value).__name__})'
+    return f'{shortened_repr(value)} ({type(value).__name__})'
 
 
 def callable_name(func: Callable) -> str:

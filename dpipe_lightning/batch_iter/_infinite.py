@@ -11,10 +11,13 @@ from typing import Any
 from ._base import BatchIter
 from ._checks import callable_name, check_callable, check_non_negative_int, check_positive_int, short_repr
 from ._combiners import combine_to_arrays
+from ._jobs import BatchJob
 from ._pipeline import LoadingPipeline
-from ._sources import check_rank, is_seekable
+from ._processes import pickle_for_workers
+from ._sources import check_rank, has_random_access, is_seekable
 
 _STATE_VERSION = 1
+_WORKER_KINDS = ('thread', 'process')
 _instance_numbers = itertools.count()
 
 
@@ -33,12 +36,17 @@ def _resolve_batches_per_epoch(batches_per_epoch: Any, n_iters_per_epoch: Any) -
 
 
 class Infinite(BatchIter):
-    """Batches from an infinite source, loaded in background threads.
+    """Batches from an infinite source, loaded by parallel background workers.
 
     The pipeline: ``source`` -> each transformer (per item, in order) -> lists of ``batch_size`` items ->
     ``combiner(list)`` = batch. Each call returns the *next* ``batches_per_epoch`` batches of one continuing
     stream (epochs are not aligned to passes over a dataset). The order of the batches only depends on the
-    source, never on ``n_workers``, so a deterministic source gives a reproducible stream.
+    source, never on ``n_workers`` or ``workers``, so a deterministic source gives a reproducible stream.
+
+    Each worker makes whole batches: it loads the items (for a random-access source such as
+    ``load_by_random_id(..., random_state=<int>)``, whose ``get(position)`` it calls itself; otherwise a single
+    source thread reads the source), applies the transformers and the combiner. The batches are delivered in
+    stream order while the caller trains on the previous ones.
 
     Parameters
     ----------
@@ -46,6 +54,7 @@ class Infinite(BatchIter):
         an infinite iterable, e.g. `sample` or `load_by_random_id`. Only one thread at a time iterates it.
         A *seekable* source (e.g. ``load_by_random_id(..., random_state=<int>)``; protocol in
         ``dpipe_lightning.batch_iter.SeekableSource``) makes `load_state_dict` exact and `set_rank` effective.
+        If it also has ``get(position)``, the workers call it concurrently (loading in parallel) instead.
     transformers
         one-argument functions applied to each item, in order.
     batch_size
@@ -60,17 +69,27 @@ class Infinite(BatchIter):
     n_iters_per_epoch
         the tutorial-era name of ``batches_per_epoch``; give either.
     n_workers
-        number of threads running the transformers and the combiner (numpy and IO release the GIL). Stateful
-        random transformers (e.g. `random_apply` on a shared random state) are reproducible only with 1.
+        number of workers, each making whole batches. Stateful random transformers (e.g. `random_apply` on a
+        shared random state) are reproducible only with 1.
+    workers
+        ``'thread'``: the workers are threads, for loaders and transformers that release the GIL (numpy, IO,
+        decoding). ``'process'``: each worker is a process started with ``spawn``, for pure-Python work;
+        the transformers, the combiner and a random-access source are pickled to them (``TypeError`` at
+        construction if they cannot be), the items of other sources are read here and sent over pipes, and
+        the batches come back pickled. A script that uses processes needs ``if __name__ == '__main__':``.
 
     Notes
     -----
-    Workers start on ``__enter__`` or on the first call. `close` (also ``__exit__`` and ``__del__``) stops and
-    joins them; a later call or ``__enter__`` starts fresh workers on the same source. A seekable source then
-    continues right after the last consumed batch; any other source continues from wherever its iterator is,
-    i.e. the items loaded ahead are dropped. An exception in the source, a transformer or the combiner is
-    raised from the iteration as `PipelineError` naming the stage and the item, chained to the original
-    exception, after the workers are stopped.
+    Workers start on ``__enter__`` or on the first call (worker processes at their first batch). `close` (also
+    ``__exit__``, ``__del__`` and any exception or Ctrl+C while waiting for a batch) stops and joins them
+    (processes are terminated); a later call or ``__enter__`` starts fresh workers on the same source. A
+    seekable source then continues right after the last consumed batch; any other source continues from
+    wherever its iterator is, i.e. the items loaded ahead are dropped.
+
+    An exception in a loader, the source, a transformer or the combiner is raised from the iteration as
+    `PipelineError` naming the stage and the item (and the id, for a loader of `load_by_random_id`), chained to
+    the original exception, after the workers are stopped; from a worker process, the original traceback is
+    attached to that exception as a `RemoteTraceback` cause.
     """
 
     def __init__(
@@ -83,6 +102,7 @@ class Infinite(BatchIter):
         combiner: Callable[[list], Any] = combine_to_arrays,
         n_iters_per_epoch: int | None = None,
         n_workers: int = 1,
+        workers: str = 'thread',
     ) -> None:
         if not isinstance(source, Iterable):
             raise TypeError(f'source must be an iterable (e.g. `sample(...)`), got {short_repr(source)}')
@@ -92,8 +112,14 @@ class Infinite(BatchIter):
         self.buffer_size = check_positive_int('buffer_size', buffer_size)
         self.combiner = check_callable('combiner', combiner)
         self.n_workers = check_positive_int('n_workers', n_workers)
+        if workers not in _WORKER_KINDS:
+            raise ValueError(f"workers must be 'thread' or 'process', got {short_repr(workers)}")
+        self.workers = workers
         self.source = source
         self.seekable = is_seekable(source)
+        self.random_access = has_random_access(source)
+        if workers == 'process':
+            self._pickled_job()  # fail now, not in the workers
 
         self._iterator = source if self.seekable else iter(source)
         self._name = f'dpipe_lightning.Infinite#{next(_instance_numbers)}'
@@ -112,6 +138,16 @@ class Infinite(BatchIter):
     @n_iters_per_epoch.setter
     def n_iters_per_epoch(self, value: int) -> None:
         self.batches_per_epoch = check_positive_int('n_iters_per_epoch', value)
+
+    def _job(self) -> BatchJob:
+        return BatchJob(self.source if self.random_access else None, self.transformers, self.combiner, self.batch_size)
+
+    def _pickled_job(self) -> bytes:
+        names = [(f'transformers[{i}] ({callable_name(t)})', t) for i, t in enumerate(self.transformers)]
+        names.append((f'the combiner ({callable_name(self.combiner)})', self.combiner))
+        if self.random_access:
+            names.append((f'the source {self.source!r}', self.source))
+        return pickle_for_workers(self._job(), names)
 
     @property
     def running(self) -> bool:
@@ -148,16 +184,18 @@ class Infinite(BatchIter):
                         self._source_position = int(self.source.position)
                     else:
                         self.source.seek(self._source_position)
+                processes = self.workers == 'process'
                 self._pipeline = LoadingPipeline(
-                    self._iterator,
-                    self.transformers,
-                    self.combiner,
-                    batch_size=self.batch_size,
+                    None if self.random_access else self._iterator,
+                    self._job(),
                     window=self.buffer_size + self.n_workers,
                     n_workers=self.n_workers,
+                    processes=processes,
+                    job_bytes=self._pickled_job() if processes else b'',
                     name=self._name,
                     first_item=self._items_consumed,
                     first_batch=self._batches_consumed,
+                    first_position=self._source_position if self.random_access else None,
                 )
             return self._pipeline
 
@@ -236,5 +274,5 @@ class Infinite(BatchIter):
         transformers = ''.join(f', {callable_name(t)}' for t in self.transformers)
         return (
             f'Infinite({self.source!r}{transformers}, batch_size={self.batch_size}, '
-            f'batches_per_epoch={self.batches_per_epoch}, n_workers={self.n_workers})'
+            f"batches_per_epoch={self.batches_per_epoch}, n_workers={self.n_workers}, workers='{self.workers}')"
         )

@@ -1,72 +1,88 @@
-"""Background loading threads of `Infinite`: one ordered, bounded stream of batches."""
+"""Background loading of `Infinite`: one ordered, bounded stream of batches made by parallel workers."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
-from ._checks import callable_name
-from ._errors import PipelineError
+from ._errors import Failure
+from ._jobs import STOPPED, BatchJob, Task
+from ._processes import WorkerProcess
 
-
-class _Failure:
-    """An exception raised by a stage, delivered to the consumer in stream order."""
-
-    def __init__(self, stage: str, location: str, error: BaseException | None, message: str = '') -> None:
-        self.stage, self.location, self.error = stage, location, error
-        self.message = message or f'{type(error).__name__}: {error}'
-
-    def raise_in_consumer(self) -> None:
-        raise PipelineError(f'{self.stage} failed on {self.location}: {self.message}') from self.error
+#: seconds between checks for signals (Ctrl+C) while the consumer waits for a batch
+_POLL_INTERVAL = 0.1
 
 
 class LoadingPipeline:
-    """Load batches in background threads, in stream order, holding at most ``window`` batches.
+    """Make batches in background workers, deliver them in stream order, hold at most ``window`` at once.
 
-    One *source* thread reads ``batch_size`` consecutive items per batch from ``iterator`` (the only thread
-    that touches it) and queues them with a sequence number; ``n_workers`` *worker* threads apply the
-    transformers to each item and the combiner to the list; the consumer (`take`) receives the batches by
-    sequence number, so the order does not depend on ``n_workers``. The source waits while ``window``
-    batches are read but not taken, which keeps memory flat. Exceptions are delivered in order and raised
-    by `take`.
+    Every batch is one `Task`, numbered in stream order, that a worker turns into a batch with ``job`` (load,
+    transform, combine); the consumer (`take`) receives the batches by number, so the order does not depend
+    on the number of workers nor on which finishes first. No task is started while ``window`` batches are
+    started but not taken, which keeps memory flat. Exceptions are delivered in order and raised by `take`.
 
-    ``first_item`` and ``first_batch`` only number the items and batches in error messages.
+    Parameters
+    ----------
+    iterator
+        the source, read by a single *source* thread that puts ``batch_size`` items into each task; unused
+        (and no source thread is started) when ``first_position`` is given.
+    job
+        makes a batch from a task.
+    window
+        the maximal number of batches started but not taken.
+    n_workers
+        the number of workers.
+    processes
+        False: the workers are threads; True: each worker thread drives a worker process running ``job``.
+    name
+        prefix of the thread and process names.
+    first_item, first_batch
+        the stream numbers of the first item and batch (for messages).
+    first_position
+        for a random-access source: the position of the first item; the workers then load the items
+        themselves with ``job.source.get``.
     """
 
     def __init__(
         self,
-        iterator: Iterator,
-        transformers: Sequence[Callable],
-        combiner: Callable,
+        iterator: Iterator | None,
+        job: BatchJob,
         *,
-        batch_size: int,
         window: int,
         n_workers: int,
+        processes: bool = False,
+        job_bytes: bytes = b'',
         name: str,
         first_item: int = 0,
         first_batch: int = 0,
+        first_position: int | None = None,
     ) -> None:
         self._iterator = iterator
-        self._transformers = tuple(transformers)
-        self._combiner = combiner
-        self._batch_size = batch_size
+        self._job = job
+        self._batch_size = job.batch_size
         self._window = window
-        self._first_item, self._first_batch = first_item, first_batch
+        self._first_item, self._first_batch, self._first_position = first_item, first_batch, first_position
 
         self._condition = threading.Condition()
         self._closed = False
-        self._to_transform: deque[tuple[int, list]] = deque()
+        self._tasks: deque[Task] = deque()  # read by the source thread, not yet taken by a worker
         self._ready: dict[int, Any] = {}
         self._next_to_read = 0
         self._next_to_take = 0
 
-        self._threads = [threading.Thread(target=self._read_source, name=f'{name}-source', daemon=True)]
-        self._threads += [
-            threading.Thread(target=self._transform, name=f'{name}-worker-{index}', daemon=True)
-            for index in range(n_workers)
-        ]
+        n_processes = n_workers if processes else 0
+        self._processes = [WorkerProcess(job_bytes, f'{name}-process-{i}') for i in range(n_processes)]
+        self._threads = []
+        if first_position is None:
+            self._threads.append(threading.Thread(target=self._read_source, name=f'{name}-source', daemon=True))
+        for index in range(n_workers):
+            process = self._processes[index] if processes else None
+            target = self._work if process is None else self._drive
+            self._threads.append(
+                threading.Thread(target=target, args=(process,), name=f'{name}-worker-{index}', daemon=True)
+            )
         for thread in self._threads:
             thread.start()
 
@@ -77,46 +93,53 @@ class LoadingPipeline:
     def take(self) -> Any:
         """The next batch of the stream; raises `PipelineError` if a stage failed on it."""
         with self._condition:
-            self._condition.wait_for(lambda: self._closed or self._next_to_take in self._ready)
+            while not (self._closed or self._next_to_take in self._ready):
+                self._condition.wait(_POLL_INTERVAL)  # a timeout, so that Ctrl+C is handled promptly
             if self._next_to_take not in self._ready:
                 raise RuntimeError('the loading pipeline is closed')
             result = self._ready.pop(self._next_to_take)
             self._next_to_take += 1
             self._condition.notify_all()
-        if isinstance(result, _Failure):
+        if isinstance(result, Failure):
             result.raise_in_consumer()
         return result
 
     def close(self, join: bool = True) -> None:
-        """Stop all threads and (unless ``join=False``) wait for them; harmless to call twice."""
+        """Stop all threads and processes and (unless ``join=False``) wait for them; harmless to call twice."""
         with self._condition:
             self._closed = True
-            self._to_transform.clear()
+            self._tasks.clear()
             self._ready.clear()
             self._condition.notify_all()
+        for process in self._processes:
+            process.stop()
         if join:
             current = threading.current_thread()
             for thread in self._threads:
                 if thread is not current:
                     thread.join()
 
-    def _item_location(self, batch: int, offset: int) -> str:
-        item = self._first_item + batch * self._batch_size + offset
-        return f'item {item} (batch {self._first_batch + batch})'
-
-    def _publish(self, batch: int, result: Any) -> None:
+    def _publish(self, sequence: int, result: Any) -> None:
         with self._condition:
             if not self._closed:
-                self._ready[batch] = result
+                self._ready[sequence] = result
                 self._condition.notify_all()
+
+    def _has_room(self) -> bool:
+        return self._closed or self._next_to_read - self._next_to_take < self._window
+
+    def _task(self, sequence: int, items: list | None = None) -> Task:
+        first_item = self._first_item + sequence * self._batch_size
+        position = None if self._first_position is None else self._first_position + sequence * self._batch_size
+        return Task(sequence, self._first_batch + sequence, first_item, position, items)
 
     def _read_source(self) -> None:
         while True:
             with self._condition:
-                self._condition.wait_for(lambda: self._closed or self._next_to_read - self._next_to_take < self._window)
+                self._condition.wait_for(self._has_room)
                 if self._closed:
                     return
-                batch = self._next_to_read
+                task = self._task(self._next_to_read)
                 self._next_to_read += 1
 
             items = []
@@ -126,45 +149,50 @@ class LoadingPipeline:
                         return
                     items.append(next(self._iterator))
             except StopIteration:
-                location = self._item_location(batch, len(items))
                 message = 'the source is exhausted, but Infinite needs an infinite source (e.g. `sample`)'
-                self._publish(batch, _Failure('source', location, None, message))
+                self._publish(task.sequence, Failure('source', task.location(len(items)), None, message))
                 return
             except BaseException as error:
-                self._publish(batch, _Failure('source', self._item_location(batch, len(items)), error))
+                self._publish(task.sequence, Failure('source', task.location(len(items)), error))
                 return
 
             with self._condition:
                 if self._closed:
                     return
-                self._to_transform.append((batch, items))
+                self._tasks.append(task._replace(items=items))
                 self._condition.notify_all()
 
-    def _transform(self) -> None:
-        while True:
-            with self._condition:
-                self._condition.wait_for(lambda: self._closed or self._to_transform)
-                if self._closed:
-                    return
-                batch, items = self._to_transform.popleft()
-            result = self._make_batch(batch, items)
-            if self._closed:
-                return
-            self._publish(batch, result)
-
-    def _make_batch(self, batch: int, items: list) -> Any:
-        for offset, item in enumerate(items):
+    def _next_task(self) -> Task | None:
+        """The next task for a worker; None once closed."""
+        with self._condition:
+            if self._first_position is None:
+                self._condition.wait_for(lambda: self._closed or self._tasks)
+                return None if self._closed else self._tasks.popleft()
+            self._condition.wait_for(self._has_room)
             if self._closed:
                 return None
-            for number, transformer in enumerate(self._transformers, 1):
-                try:
-                    item = transformer(item)
-                except BaseException as error:
-                    stage = f'transformer #{number} ({callable_name(transformer)})'
-                    return _Failure(stage, self._item_location(batch, offset), error)
-            items[offset] = item
+            self._next_to_read += 1
+            return self._task(self._next_to_read - 1)
+
+    def _stopping(self) -> bool:
+        return self._closed
+
+    def _work(self, _: None) -> None:
+        while (task := self._next_task()) is not None:
+            result = self._job(task, self._stopping)
+            if result is STOPPED:
+                return
+            self._publish(task.sequence, result)
+
+    def _drive(self, process: WorkerProcess) -> None:
         try:
-            return self._combiner(items)
-        except BaseException as error:
-            stage = f'combiner ({callable_name(self._combiner)})'
-            return _Failure(stage, f'batch {self._first_batch + batch}', error)
+            while (task := self._next_task()) is not None:
+                try:
+                    result = process.run(task)
+                except BaseException as error:  # e.g. the process could not be started
+                    result = Failure('worker process', f'batch {task.batch}', error)
+                if result is STOPPED:
+                    return
+                self._publish(task.sequence, result)
+        finally:
+            process.join()

@@ -29,15 +29,19 @@ def check_random_state(value: RandomStateLike) -> RandomStateLike:
     )
 
 
+def _global_uniform() -> float:
+    return float(np.random.random_sample())
+
+
 def uniform_sampler(random_state: RandomStateLike) -> Callable[[], float]:
     """A function returning one uniform float in ``[0, 1)`` per call, drawn from ``random_state``.
 
     ``None`` draws from the global ``np.random`` at call time (so a later ``np.random.seed`` is honoured);
-    an int seeds a private ``np.random.Generator``.
+    an int seeds a private ``np.random.Generator``. The function is picklable.
     """
     random_state = check_random_state(random_state)
     if random_state is None:
-        return lambda: float(np.random.random_sample())
+        return _global_uniform
     if isinstance(random_state, int):
         random_state = np.random.default_rng(random_state)
     if isinstance(random_state, np.random.RandomState):

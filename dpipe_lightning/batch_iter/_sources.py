@@ -10,7 +10,11 @@ items ``0, 1, 2, ...`` and which exposes
 ``seek(position: int) -> None``
     moves to ``position`` in O(1), without producing the items in between;
 ``set_rank(rank: int, world_size: int) -> None`` (optional)
-    switches to the distinct stream of one distributed rank (call before iterating).
+    switches to the distinct stream of one distributed rank (call before iterating);
+``get(position: int)`` (optional)
+    the item at ``position``, a pure function of the position (and the rank), safe to call from several
+    threads at once and picklable with the source: ``Infinite``'s workers then load the items in parallel by
+    calling it (in threads, or in worker processes), instead of one thread iterating the source.
 
 ``Infinite`` recognises such a source by duck typing (see `is_seekable`), restarts it at the position
 consumed by the caller and saves that position in its ``state_dict``, which makes resume exact. Deriving from
@@ -27,7 +31,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from ._checks import callable_name, check_callable, check_non_negative_int, short_repr
+from ._checks import callable_name, check_callable, check_non_negative_int, short_repr, shortened_repr
+from ._errors import mark_stage
 from ._random import (
     BLOCK_SIZE,
     RandomStateLike,
@@ -88,6 +93,11 @@ def is_seekable(source: object) -> bool:
         and callable(getattr(source, 'seek', None))
         and isinstance(getattr(source, 'position', None), numbers.Integral)
     )
+
+
+def has_random_access(source: object) -> bool:
+    """Whether ``source`` is seekable and has ``get(position)`` (see the module docstring)."""
+    return is_seekable(source) and callable(getattr(source, 'get', None))
 
 
 def check_rank(rank: int, world_size: int) -> tuple[int, int]:
@@ -213,9 +223,14 @@ class _LoadAll:
         self.loaders = loaders
 
     def __call__(self, identifier: Any) -> Any:
-        if len(self.loaders) == 1:
-            return self.loaders[0](identifier)
-        return tuple(load(identifier) for load in self.loaders)
+        loaded = []
+        for number, load in enumerate(self.loaders, 1):
+            try:
+                loaded.append(load(identifier))
+            except BaseException as error:
+                mark_stage(error, f'loader #{number} ({callable_name(load)})', f'id {shortened_repr(identifier)}')
+                raise
+        return loaded[0] if len(self.loaders) == 1 else tuple(loaded)
 
     def __repr__(self) -> str:
         return f'load({", ".join(map(callable_name, self.loaders))})'

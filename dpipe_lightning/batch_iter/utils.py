@@ -1,46 +1,57 @@
 """Helpers that build one-argument transformers for `Infinite`.
 
 Each function returns a new function ``f(x, *call_args, **call_kwargs)``; extra call-time arguments are
-forwarded to the wrapped function, placed before the bound ``args`` / ``kwargs``.
+forwarded to the wrapped function, placed before the bound ``args`` / ``kwargs``. The returned functions are
+picklable whenever the wrapped functions (and bound arguments) are, so they work with
+``Infinite(..., workers='process')``.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from ._checks import callable_name, check_callable, short_repr
 from ._random import RandomStateLike, uniform_sampler
 
 __all__ = ['apply_at', 'multiply', 'random_apply', 'sample_args', 'unpack_args', 'zip_apply']
 
-F = TypeVar('F', bound=Callable)
+
+class _Named:
+    """A picklable function object: calls ``implementation(*bound, *call_args, **call_kwargs)``."""
+
+    def __init__(self, label: str, implementation: Callable, *bound: Any) -> None:
+        self.__name__ = self.__qualname__ = label
+        self._implementation, self._bound = implementation, bound
+
+    def __call__(self, *call_args: Any, **call_kwargs: Any) -> Any:
+        return self._implementation(*self._bound, *call_args, **call_kwargs)
+
+    def __repr__(self) -> str:
+        return f'<{self.__name__}>'
 
 
-def _named(wrapper: F, label: str) -> F:
-    wrapper.__name__ = wrapper.__qualname__ = label
-    return wrapper
+def _unpack_args(
+    func: Callable, args: tuple, kwargs: dict, xs: Sequence, /, *call_args: Any, **call_kwargs: Any
+) -> Any:
+    return func(*xs, *call_args, *args, **call_kwargs, **kwargs)
 
 
 def unpack_args(func: Callable, *args: Any, **kwargs: Any) -> Callable:
     """``f(xs)`` calls ``func(*xs, *args, **kwargs)``: the elements of ``xs`` become positional args."""
     check_callable('func', func)
+    return _Named(f'unpack_args({callable_name(func)})', _unpack_args, func, args, kwargs)
 
-    def wrapper(xs: Sequence, *call_args: Any, **call_kwargs: Any) -> Any:
-        return func(*xs, *call_args, *args, **call_kwargs, **kwargs)
 
-    return _named(wrapper, f'unpack_args({callable_name(func)})')
+def _multiply(func: Callable, args: tuple, kwargs: dict, xs: Sequence, /, *call_args: Any, **call_kwargs: Any) -> tuple:
+    return tuple(func(x, *call_args, *args, **call_kwargs, **kwargs) for x in xs)
 
 
 def multiply(func: Callable, *args: Any, **kwargs: Any) -> Callable:
     """``f(xs)`` returns ``tuple(func(x, *args, **kwargs) for x in xs)``."""
     check_callable('func', func)
-
-    def wrapper(xs: Sequence, *call_args: Any, **call_kwargs: Any) -> tuple:
-        return tuple(func(x, *call_args, *args, **call_kwargs, **kwargs) for x in xs)
-
-    return _named(wrapper, f'multiply({callable_name(func)})')
+    return _Named(f'multiply({callable_name(func)})', _multiply, func, args, kwargs)
 
 
 def zip_apply(*functions: Callable, **kwargs: Any) -> Callable:
@@ -50,14 +61,14 @@ def zip_apply(*functions: Callable, **kwargs: Any) -> Callable:
     """
     for index, func in enumerate(functions):
         check_callable(f'functions[{index}]', func)
+    return _Named(f'zip_apply({", ".join(map(callable_name, functions))})', _zip_apply, functions, kwargs)
 
-    def wrapper(xs: Sequence, *call_args: Any, **call_kwargs: Any) -> tuple:
-        xs = tuple(xs)
-        if len(xs) != len(functions):
-            raise ValueError(f'zip_apply got {len(xs)} elements for {len(functions)} functions')
-        return tuple(func(x, *call_args, **call_kwargs, **kwargs) for func, x in zip(functions, xs, strict=True))
 
-    return _named(wrapper, f'zip_apply({", ".join(map(callable_name, functions))})')
+def _zip_apply(functions: tuple, kwargs: dict, xs: Sequence, /, *call_args: Any, **call_kwargs: Any) -> tuple:
+    xs = tuple(xs)
+    if len(xs) != len(functions):
+        raise ValueError(f'zip_apply got {len(xs)} elements for {len(functions)} functions')
+    return tuple(func(x, *call_args, **call_kwargs, **kwargs) for func, x in zip(functions, xs, strict=True))
 
 
 def _check_index(index: Any) -> tuple[int, ...]:
@@ -80,17 +91,18 @@ def apply_at(index: int | Sequence[int], func: Callable, *args: Any, **kwargs: A
     indices = _check_index(index)
     check_callable('func', func)
 
-    def wrapper(xs: Sequence, *call_args: Any, **call_kwargs: Any) -> tuple:
-        xs = tuple(xs)
-        for i in indices:
-            if not -len(xs) <= i < len(xs):
-                raise IndexError(f'apply_at index {i} is out of range for {len(xs)} elements')
-        positions = {i % len(xs) for i in indices}
-        return tuple(
-            func(x, *call_args, *args, **call_kwargs, **kwargs) if i in positions else x for i, x in enumerate(xs)
-        )
+    return _Named(f'apply_at({index!r}, {callable_name(func)})', _apply_at, indices, func, args, kwargs)
 
-    return _named(wrapper, f'apply_at({index!r}, {callable_name(func)})')
+
+def _apply_at(
+    indices: tuple, func: Callable, args: tuple, kwargs: dict, xs: Sequence, /, *call_args: Any, **call_kwargs: Any
+) -> tuple:
+    xs = tuple(xs)
+    for i in indices:
+        if not -len(xs) <= i < len(xs):
+            raise IndexError(f'apply_at index {i} is out of range for {len(xs)} elements')
+    positions = {i % len(xs) for i in indices}
+    return tuple(func(x, *call_args, *args, **call_kwargs, **kwargs) if i in positions else x for i, x in enumerate(xs))
 
 
 def random_apply(p: float, func: Callable, *args: Any, random_state: RandomStateLike = None, **kwargs: Any) -> Callable:
@@ -105,19 +117,22 @@ def random_apply(p: float, func: Callable, *args: Any, random_state: RandomState
     random_state
         None: the global ``np.random`` (era behaviour); an int seed or an ``np.random.RandomState`` /
         ``Generator``: a private random stream. The draws are made in call order, so inside `Infinite` they
-        are reproducible only with ``n_workers=1``.
+        are reproducible only with ``n_workers=1`` (with ``workers='process'`` each worker process draws from
+        its own copy of the stream).
     """
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f'p must be a probability in [0, 1], got {short_repr(p)}')
     check_callable('func', func)
     draw = uniform_sampler(random_state)
+    return _Named(f'random_apply({p}, {callable_name(func)})', _random_apply, p, draw, func, args, kwargs)
 
-    def wrapper(x: Any, *call_args: Any, **call_kwargs: Any) -> Any:
-        if draw() < p:
-            return func(x, *call_args, *args, **call_kwargs, **kwargs)
-        return x
 
-    return _named(wrapper, f'random_apply({p}, {callable_name(func)})')
+def _random_apply(
+    p: float, draw: Callable, func: Callable, args: tuple, kwargs: dict, x: Any, /, *call_args: Any, **call_kwargs: Any
+) -> Any:
+    if draw() < p:
+        return func(x, *call_args, *args, **call_kwargs, **kwargs)
+    return x
 
 
 def sample_args(func: Callable, *args: Callable[[], Any], **kwargs: Callable[[], Any]) -> Callable:
@@ -132,9 +147,10 @@ def sample_args(func: Callable, *args: Callable[[], Any], **kwargs: Callable[[],
     for name, sampler in kwargs.items():
         check_callable(f'kwargs[{name!r}]', sampler)
 
-    def wrapper(*call_args: Any, **call_kwargs: Any) -> Any:
-        sampled_args = [sampler() for sampler in args]
-        sampled_kwargs = {name: sampler() for name, sampler in kwargs.items()}
-        return func(*call_args, *sampled_args, **call_kwargs, **sampled_kwargs)
+    return _Named(f'sample_args({callable_name(func)})', _sample_args, func, args, kwargs)
 
-    return _named(wrapper, f'sample_args({callable_name(func)})')
+
+def _sample_args(func: Callable, args: tuple, kwargs: dict, /, *call_args: Any, **call_kwargs: Any) -> Any:
+    sampled_args = [sampler() for sampler in args]
+    sampled_kwargs = {name: sampler() for name, sampler in kwargs.items()}
+    return func(*call_args, *sampled_args, **call_kwargs, **sampled_kwargs)

@@ -12,9 +12,13 @@ import torch
 from torch import nn
 
 from ..train.policy import EarlyStopping
+from ._step_audit import StepAudit, fp16_scaler_error
 from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr, to_np
 
 __all__ = ['TorchModel']
+
+# attributes that never hold parameters, buffers or modules
+_PLAIN_ATTRIBUTES = frozenset({'_current_fx_name', 'step_kwargs', 'stop_requested'})
 
 
 class TorchModel(L.LightningModule):
@@ -65,13 +69,17 @@ class TorchModel(L.LightningModule):
             )
         # set by the policy bridge before each step: the keyword values passed to ``do_train_step``
         self.step_kwargs: dict[str, Any] = {}
+        # set when do_train_step raised EarlyStopping; the policy bridge turns it into a stop
+        self.stop_requested = False
+        self._audit = StepAudit(self.optimizer)
 
     # ---- deep_pipe's interface ----
 
     def do_train_step(self, *inputs: np.ndarray | torch.Tensor, lr: float) -> torch.Tensor:
         """One optimization step; the last input is the target. Returns the detached loss (no host sync)."""
-        self.model_core.train()
-        *inputs, target = sequence_to_var(*inputs, device=self.parameters_device)
+        if not self.model_core.training:  # after do_inf_step; calling .train() on every step costs ~30 us
+            self.model_core.train()
+        *inputs, target = self._on_model_device(inputs)
         loss = self.logits2loss(self.model_core(*inputs), target)
         self.backward_step(loss, lr=lr)
         return loss.detach()
@@ -80,8 +88,7 @@ class TorchModel(L.LightningModule):
         """Predict in eval mode, without gradients; returns ``logits2pred(model_core(*inputs))`` as numpy."""
         self.model_core.eval()
         with torch.no_grad():
-            inputs = sequence_to_var(*inputs, device=self.parameters_device)
-            return to_np(self.logits2pred(self.model_core(*inputs)))
+            return to_np(self.logits2pred(self.model_core(*self._on_model_device(inputs))))
 
     def backward_step(self, loss: torch.Tensor, lr: float | None = None) -> None:
         """Zero the gradients, backpropagate ``loss``, set ``lr`` (if given) and step the optimizer.
@@ -117,6 +124,20 @@ class TorchModel(L.LightningModule):
         """The device of ``model_core``'s first parameter."""
         return next(self.model_core.parameters()).device
 
+    def _on_model_device(self, inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+        """Numpy arrays become tensors (no dtype cast); everything goes to the model's device."""
+        trainer = self._trainer
+        # inside a run Lightning already moved the batch, and tracks the device; outside, look at the weights
+        device = self.device if trainer is not None and trainer.training else self.parameters_device
+        return sequence_to_var(*inputs, device=device)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning sets these around every hook (~30 times a step); nn.Module.__setattr__ costs ~3 us each
+        if name in _PLAIN_ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     # ---- Lightning hooks ----
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -127,15 +148,28 @@ class TorchModel(L.LightningModule):
             return type(batch)(to_device(x, device) for x in batch)
         return to_device(batch, device)
 
+    def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lightning's backward (loss scaling, DDP gradient sync); see ``backward_step``."""
+        self._audit.backward_through_lightning = True
+        super().manual_backward(loss, *args, **kwargs)
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         if not isinstance(batch, tuple | list):
             batch = (batch,)
+        where = f'{type(self).__name__}.do_train_step'
+        self._audit.before_step(self.trainer)
         try:
-            return self.do_train_step(*batch, **self.step_kwargs)
-        except EarlyStopping as stop:
-            self.trainer.should_stop = True
-            self.stop_reason = stop
+            loss = self.do_train_step(*batch, **self.step_kwargs)
+        except EarlyStopping:
+            self.stop_requested = True
             return None
+        except AssertionError as error:
+            translated = fp16_scaler_error(self.trainer, where, error)
+            if translated is None:
+                raise
+            raise translated from error
+        self._audit.after_step(self.trainer, where)
+        return loss
 
 
 def to_device(x: Any, device: torch.device) -> Any:

@@ -177,7 +177,7 @@ def _prepare(
 
     show_progress = trainer_kwargs.setdefault('enable_progress_bar', True)
     if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
-        callbacks.append(PolicyProgressBar(run.bridge, refresh_rate=max(1, (length or 50) // 50)))
+        callbacks.append(PolicyProgressBar(run.bridge))
 
     if log_path is None or isinstance(log_path, Logger):
         logger = log_path or False
@@ -213,16 +213,18 @@ def _quiet_lightning() -> Iterator[None]:
 
     Lightning's own warnings and errors still show.
     """
-    logger = logging.getLogger('lightning.pytorch')
-    level = logger.level
-    logger.setLevel(max(level, logging.WARNING))
+    loggers = [logging.getLogger(name) for name in ('lightning.pytorch', 'lightning.fabric')]
+    levels = [logger.level for logger in loggers]
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(max(level, logging.WARNING))
     try:
         with warnings.catch_warnings():
             # lightning 2.6 builds a torch pytree LeafSpec, deprecated in torch 2.13: not actionable for users
             warnings.filterwarnings('ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated', FutureWarning)
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _check_checkpoint_intervals(folder: Path | None, every_n_steps: Any, every_n_seconds: Any) -> None:

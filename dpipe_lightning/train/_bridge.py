@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,6 +49,7 @@ class PolicyBridge(Callback):
         self.on_step_end = [p for p in self.policies.values() if _overrides(p, 'train_step_finished')]
         self.losses: list[torch.Tensor] = []  # this epoch's step losses, kept on the device (no per-step sync)
         self.stopped = False  # a policy stopped training: persisted, so a relaunch does not train further
+        self.stop_requested = False  # a step (hook or do_train_step) asked to stop during this epoch
         self.epoch_ran = False  # False when a policy stopped training in ``epoch_started``: nothing to finish
         self.interruption: BaseException | None = None
 
@@ -68,6 +70,7 @@ class PolicyBridge(Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.losses = []
+        self.stop_requested = pl_module.stop_requested = False
         epoch = trainer.current_epoch
         self.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch))
         self._decide_stop(trainer, not self.epoch_ran)
@@ -78,24 +81,23 @@ class PolicyBridge(Callback):
         if self.on_step_start:
             epoch, iteration = trainer.current_epoch, trainer.fit_loop.epoch_loop.total_batch_idx
             if self._call_stopping(lambda p: p.train_step_started(epoch, iteration), self.on_step_start):
-                trainer.should_stop = True
+                self._request_stop(trainer)
         pl_module.step_kwargs = {**self.constants, **self.current_values()}
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        if pl_module.stop_requested:
+            self._request_stop(trainer)
         loss = outputs.get('loss') if isinstance(outputs, Mapping) else outputs
         if loss is None:
             return
         self.losses.append(loss.detach())
         if self.on_step_end:
-            epoch, iteration, value = (
-                trainer.current_epoch,
-                trainer.fit_loop.epoch_loop.total_batch_idx,
-                float(loss),
-            )
+            epoch, iteration = trainer.current_epoch, trainer.fit_loop.epoch_loop.total_batch_idx
+            value = float(loss)
             if self._call_stopping(lambda p: p.train_step_finished(epoch, iteration, value), self.on_step_end):
-                trainer.should_stop = True
+                self._request_stop(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.epoch_ran:
@@ -103,7 +105,7 @@ class PolicyBridge(Callback):
         epoch = trainer.current_epoch
         train_losses = self._epoch_losses(trainer)
         values = self.current_values()
-        stop = trainer.should_stop
+        stop = trainer.should_stop or self.stop_requested
         try:
             metrics = self._validate(trainer)
         except EarlyStopping:
@@ -131,22 +133,25 @@ class PolicyBridge(Callback):
             'policies': {name: p.state_dict() for name, p in self.policies.items()},
             'stopped': self.stopped,
             'epoch_ran': self.epoch_ran,
+            'stop_requested': self.stop_requested,
             # a mid-epoch checkpoint carries the losses of the epoch's steps so far
             'losses': torch.stack(self.losses).cpu() if self.losses else torch.zeros(0),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict['policies']
-        missing = [name for name in self.policies if name not in saved]
-        if missing:
-            raise KeyError(
-                f'The checkpoint has no state for the policies {missing}; it holds {sorted(saved)}. '
-                f'Resume with the same policy names, or use a new checkpoints_path.'
+        new = [name for name in self.policies if name not in saved]
+        if new:
+            warnings.warn(
+                f'The checkpoint has no state for the policies {new} (it has {sorted(saved)}): they start afresh.',
+                stacklevel=2,
             )
         for name, policy in self.policies.items():
-            policy.load_state_dict(saved[name])
+            if name in saved:
+                policy.load_state_dict(saved[name])
         self.stopped = state_dict['stopped']
         self.epoch_ran = state_dict['epoch_ran']
+        self.stop_requested = state_dict['stop_requested']
         self.losses = list(state_dict['losses'].unbind())
 
     # ---- helpers ----
@@ -160,6 +165,12 @@ class PolicyBridge(Callback):
             except EarlyStopping:
                 stop = True
         return stop
+
+    def _request_stop(self, trainer: L.Trainer) -> None:
+        """A step asked to stop: on one device the epoch ends now; under DDP every rank decides at the epoch end."""
+        self.stop_requested = True
+        if trainer.world_size == 1:
+            trainer.should_stop = True
 
     def _decide_stop(self, trainer: L.Trainer, stop: bool) -> None:
         # every rank takes part, every epoch: a stop decided on one rank stops all of them together

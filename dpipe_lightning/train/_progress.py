@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import math
 import sys
+import time
 from typing import Any, TextIO
 
 import lightning as L
@@ -19,14 +21,27 @@ __all__ = ['PolicyProgressBar']
 class PolicyProgressBar(TQDMProgressBar):
     """Shows epoch, step, the epoch's running mean loss and the current value of every value policy.
 
-    The loss is read from the device only when the bar refreshes (every ``refresh_rate`` steps), never per step.
-    While training, lines printed to ``sys.stdout`` (e.g. by ``do_train_step``) appear above the bar, not inside it.
+    The bar is redrawn at most every ``min_interval`` seconds (and after an epoch's last step), so its cost does
+    not grow with the step rate; the loss is read from the device only then. While training, lines printed to
+    ``sys.stdout`` (e.g. by ``do_train_step``) appear above the bar, not inside it.
     """
 
-    def __init__(self, bridge: PolicyBridge, refresh_rate: int = 1) -> None:
-        super().__init__(refresh_rate=refresh_rate)
+    def __init__(self, bridge: PolicyBridge, min_interval: float = 0.1) -> None:
+        super().__init__()
         self.bridge = bridge
+        self.min_interval = min_interval
+        self._last_draw = -math.inf
         self._stdout: _LinesAboveBar | None = None
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        bar, now = self.train_progress_bar, time.monotonic()
+        if bar is None or bar.disable or (now - self._last_draw < self.min_interval and batch_idx + 1 != bar.total):
+            return
+        self._last_draw = now
+        bar.n = batch_idx + 1
+        bar.set_postfix(self.get_metrics(trainer, pl_module))  # one redraw, with the new count
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         metrics: dict[str, Any] = {}

@@ -36,7 +36,9 @@ class RunState(Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._rank, self._world_size = trainer.global_rank, trainer.world_size
-        if callable(getattr(self.batch_iter, 'set_rank', None)):
+        if self._world_size > 1 and callable(getattr(self.batch_iter, 'set_rank', None)):
+            if getattr(self.batch_iter, 'running', False):
+                self.batch_iter.close()  # started before the ranks were known: restart it on this rank's stream
             self.batch_iter.set_rank(self._rank, self._world_size)
         self.data.batch_iter = self.batch_iter.__enter__()
 

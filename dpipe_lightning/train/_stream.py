@@ -27,6 +27,13 @@ class EpochView:
             raise TypeError('The batch iterator does not declare batches_per_epoch.')
         return self.length
 
+    # Lightning saves and restores these for a resumable loader; the stream's position is restored by RunState.
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        pass
+
 
 class _CallableBatchIter(contextlib.AbstractContextManager):
     """deep_pipe's May 2019 form: a plain callable returning one epoch's batches, made a context manager."""

@@ -98,3 +98,24 @@ def test_func_must_be_callable(make):
 def test_wrappers_have_readable_names():
     assert multiply(abs).__name__ == 'multiply(abs)'
     assert utils.zip_apply(abs, str).__name__ == 'zip_apply(abs, str)'
+
+
+@pytest.mark.parametrize(
+    'make',
+    [
+        lambda: unpack_args(max, 0),
+        lambda: multiply(np.add, 10),
+        lambda: zip_apply(str, abs),
+        lambda: apply_at(-1, str),
+        lambda: random_apply(0.5, str, random_state=3),
+        lambda: random_apply(1.0, str),
+        lambda: sample_args(np.add, np.random.default_rng(0).random),
+    ],
+)
+def test_the_returned_functions_are_picklable_for_worker_processes(make):
+    import pickle
+
+    original, copy = make(), pickle.loads(pickle.dumps(make()))
+    assert copy.__name__ == original.__name__
+    xs = (1, 2)
+    assert repr(copy(xs)) == repr(original(xs))

@@ -356,3 +356,19 @@ def test_progress_bar_shows_loss_and_values(model, batch_iter, capsys):
     shown = capsys.readouterr()
     shown = shown.out + shown.err
     assert 'Epoch 1' in shown and 'loss=' in shown and 'lr=0.005' in shown
+
+
+def test_a_batch_iterator_looked_at_before_training_still_trains(model, batch_iter):
+    first = next(iter(batch_iter()))  # the natural way to look at a batch starts the workers
+    assert first[0].shape == (8, 6)
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, enable_progress_bar=False)
+    assert batch_iter.state_dict()['batches_consumed'] == 5
+
+
+def test_a_policy_added_on_resume_starts_afresh_with_a_warning(model, batch_iter, tmp_path):
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    calls = []
+    with pytest.warns(UserWarning, match=r"no state for the policies \['trace'\].*start afresh"):
+        train_model(model, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, trace=Recorder(calls),
+                    enable_progress_bar=False)  # fmt: skip
+    assert [c[:2] for c in calls] == [('started', 1), ('finished', 1)]

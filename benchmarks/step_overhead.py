@@ -1,0 +1,155 @@
+"""Step overhead: ``train_model`` against a raw PyTorch loop, bare Lightning and deep_pipe 0.5.0's ``train``.
+
+Every variant trains a freshly seeded copy of the same model on the same pre-built in-memory batches, in this one
+process, one thread, the variants interleaved (the order rotates each round). A step's time is the gap between two
+consecutive batch fetches, so it covers the whole loop. Reported: the median over all steps (epoch boundaries
+excluded), its ratio to the raw loop and to bare Lightning, the mean including epoch ends, and the noise (spread of
+the per-round medians). Then a cProfile of ``train_model`` on the tiny MLP. Run: ``python benchmarks/step_overhead.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+from collections.abc import Sequence
+
+import _what_if as what_if
+import numpy as np
+import torch
+from _deep_pipe import import_deep_pipe
+from _loops import bare_lightning, deep_pipe_train, raw_loop, train_model_default, train_model_quiet
+from _profile import by_package, profile_steps, top_functions
+from _report import machine, publish, table
+from _workloads import TimedBatches, Workload, tiny_mlp, tutorial_cnn
+
+RAW, BARE, QUIET, DEFAULT, DEEP_PIPE = (
+    'raw PyTorch loop',
+    'bare Lightning Trainer',
+    'train_model, quiet (no bar)',
+    'train_model, defaults (bar on)',
+    'deep_pipe 0.5.0 train',
+)
+
+
+def measure(workload: Workload, variants: dict, rounds: int, epochs_per_round: int) -> dict[str, dict]:
+    """``{variant: {'steps': per-step µs, 'means': per-round mean µs, 'medians': per-round median µs}}``."""
+    results = {name: {'steps': [], 'means': [], 'medians': []} for name in variants}
+    names = list(variants)
+    for round_index in range(rounds):
+        for name in names[round_index % len(names) :] + names[: round_index % len(names)]:
+            gc.collect()
+            batches = TimedBatches(workload.batches)
+            variants[name](workload, epochs_per_round, batches)
+            steps = batches.step_times_us()
+            results[name]['steps'].append(steps)
+            results[name]['means'].append(batches.mean_step_us())
+            results[name]['medians'].append(float(np.median(steps)))
+    return results
+
+
+def best_round_medians(results: dict[str, dict]) -> dict[str, float]:
+    """The headline estimate: the smallest per-round median (other jobs on shared cores only ever add time)."""
+    return {name: min(r['medians']) for name, r in results.items()}
+
+
+def overhead_table(results: dict[str, dict], skipped: dict[str, str], baseline: str = RAW) -> tuple[str, dict]:
+    best = best_round_medians(results)
+    rows = []
+    for name, r in results.items():
+        pooled = float(np.median(np.concatenate(r['steps'])))
+        rows.append(
+            (
+                name,
+                sum(len(s) for s in r['steps']),
+                round(best[name], 1),
+                round(best[name] - best[baseline], 1),
+                f'{best[name] / best[baseline]:.3f}',
+                f'{best[name] / best[BARE]:.3f}' if BARE in best else '-',
+                round(pooled, 1),
+                round(float(min(r['means'])), 1),
+                f'{(max(r["medians"]) - best[name]) / best[name]:.0%}',
+            )
+        )
+    rows += [(name, 0, '-', '-', '-', '-', '-', '-', note) for name, note in skipped.items()]
+    header = [
+        'variant',
+        'steps',
+        'µs/step (best round median)',
+        f'overhead µs vs {baseline}',
+        f'x {baseline}',
+        'x bare Lightning',
+        'median of all steps µs',
+        'mean µs incl. epoch ends',
+        'noise: worst round',
+    ]
+    return table(header, rows), best
+
+
+def targets_table(mlp: dict[str, float], cnn: dict[str, float]) -> str:
+    checks = [
+        ('CNN: train_model (defaults) ≤ 1.02 x raw', cnn[DEFAULT] / cnn[RAW], 1.02),
+        ('CNN: train_model (quiet) ≤ 1.02 x raw', cnn[QUIET] / cnn[RAW], 1.02),
+        ('MLP: train_model (quiet) ≤ 1.15 x raw', mlp[QUIET] / mlp[RAW], 1.15),
+        ('MLP: train_model (quiet) ≤ 1.05 x bare Lightning', mlp[QUIET] / mlp[BARE], 1.05),
+        ('CNN: train_model (quiet) ≤ 1.05 x bare Lightning', cnn[QUIET] / cnn[BARE], 1.05),
+    ]
+    for label, medians in (('MLP', mlp), ('CNN', cnn)):
+        if DEEP_PIPE in medians:
+            for name in (QUIET, DEFAULT):
+                short = 'quiet' if name == QUIET else 'defaults'
+                checks.append(
+                    (f'{label}: train_model ({short}) < deep_pipe 0.5.0', medians[name] / medians[DEEP_PIPE], 1.0)
+                )
+    rows = [
+        (label, f'{value:.3f}', f'{limit:.2f}', 'met' if value <= limit else 'missed') for label, value, limit in checks
+    ]
+    return table(['target', 'measured ratio', 'limit', 'result'], rows)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--mlp-rounds', type=int, default=10, help='interleaved rounds on the tiny MLP')
+    parser.add_argument('--cnn-rounds', type=int, default=7, help='interleaved rounds on the CNN')
+    parser.add_argument('--epochs-per-round', type=int, nargs=2, default=(5, 3), help='MLP, CNN (100 steps each)')
+    parser.add_argument('--image-size', type=int, default=8, help="the CNN's input side (28: MNIST, ~0.6 s/step)")
+    parser.add_argument('--no-deep-pipe', action='store_true', help='skip installing and timing deep_pipe 0.5.0')
+    parser.add_argument('--no-write', action='store_true', help='print only; leave docs/benchmarks untouched')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+
+    variants = {RAW: raw_loop, BARE: bare_lightning, QUIET: train_model_quiet, DEFAULT: train_model_default}
+    skipped = {}
+    dpipe, note = (None, 'skipped (--no-deep-pipe)') if args.no_deep_pipe else import_deep_pipe()
+    if dpipe is None:
+        skipped[DEEP_PIPE] = note
+    else:
+        variants[DEEP_PIPE] = deep_pipe_train(dpipe)
+
+    report = publish if not args.no_write else lambda _, text: print(text, flush=True)
+    mlp_epochs, cnn_epochs = args.epochs_per_round
+    medians = {}
+    for key, workload, rounds, epochs in (
+        ('mlp', tiny_mlp(), args.mlp_rounds, mlp_epochs),
+        ('cnn', tutorial_cnn(args.image_size), args.cnn_rounds, cnn_epochs),
+    ):
+        print(f'\n{workload.name}: {rounds} rounds x {epochs * 100} steps per variant ...', flush=True)
+        text, medians[key] = overhead_table(measure(workload, variants, rounds, epochs), skipped)
+        report(f'step-overhead-{key}', f'**{workload.name}**\n\n{text}\n\nMachine: {machine()}. {note}.')
+    report('step-targets', targets_table(medians['mlp'], medians['cnn']))
+
+    stats, n_steps = profile_steps(train_model_quiet, tiny_mlp(), mlp_epochs)
+    profile = (
+        f'cProfile of `train_model` (quiet) on the tiny MLP, {n_steps} steps; self time per step by code:\n\n'
+        f'{by_package(stats, n_steps)}\n\nThe functions with the most self time:\n\n{top_functions(stats, n_steps)}'
+        f"\n\nThe adapter's own functions:\n\n{top_functions(stats, n_steps, 10, only='dpipe_lightning/')}"
+    )
+    report('step-profile', profile)
+
+    print('\ncandidate fixes on the tiny MLP ...', flush=True)
+    fixes = {RAW: raw_loop, QUIET: train_model_quiet, DEFAULT: train_model_default, **what_if.VARIANTS}
+    text, _ = overhead_table(measure(tiny_mlp(), fixes, args.mlp_rounds, mlp_epochs), {}, baseline=QUIET)
+    report('step-what-if', f'{text}\n\nMachine: {machine()}.')
+
+
+if __name__ == '__main__':
+    main()

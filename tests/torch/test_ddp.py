@@ -1,0 +1,94 @@
+"""train_model under CPU DDP (two gloo processes launched by Lightning): sync, distinct data, one set of files,
+stopping on one rank, resume after an interruption."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+JOB = Path(__file__).with_name('ddp_job.py')
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not torch.distributed.is_available(), reason='torch.distributed is not available'),
+]
+
+
+def run_job(out: Path, mode: str, ok: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, str(JOB), str(out), mode], capture_output=True, text=True, timeout=420)
+    assert (done.returncode == 0) == ok, done.stderr[-4000:]
+    return done
+
+
+def ranks(out: Path) -> list[dict]:
+    return [torch.load(out / f'rank{r}.pt', weights_only=True) for r in range(2)]
+
+
+def scalars(out: Path) -> dict:
+    events = EventAccumulator(str(out / 'logs'))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()['scalars']}
+
+
+@pytest.fixture(scope='module')
+def full(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp('ddp_full')
+    run_job(out, 'full')
+    return out
+
+
+def test_ranks_end_identical_after_training_on_different_batches(full):
+    first, second = ranks(full)
+    for name, tensor in first['weights'].items():
+        assert torch.equal(tensor, second['weights'][name]), name
+    assert len(first['seen']) == len(second['seen']) == 15  # 3 epochs x 5 batches on each rank
+    assert not set(first['seen']) & set(second['seen'])  # each rank drew its own batches
+
+
+def test_one_set_of_files_and_validation_on_rank_zero(full):
+    assert sorted(os.listdir(full / 'checkpoints')) == [
+        'epoch=0001-step=00000010.ckpt',
+        'epoch=0002-step=00000015.ckpt',
+    ]
+    assert len([f for f in os.listdir(full / 'logs') if f.startswith('events.out')]) == 1
+    first, second = ranks(full)
+    assert (first['validations'], second['validations']) == (3, 0)
+    found = scalars(full)
+    assert [step for step, _ in found['val/metrics/accuracy']] == [0, 1, 2]
+    # the logged loss is the mean over ranks; both ranks' policies saw the same averaged losses
+    assert first['epoch_losses'] == second['epoch_losses']
+    means = [sum(losses) / len(losses) for losses in first['epoch_losses']]
+    assert [value for _, value in found['train/loss']] == pytest.approx(means, rel=1e-6)
+
+
+def test_a_stop_on_one_rank_stops_both_without_deadlock(tmp_path):
+    run_job(tmp_path, 'stop')
+    first, second = ranks(tmp_path)
+    assert len(first['seen']) == len(second['seen']) == 10  # both stopped after epoch 1
+    assert sorted(os.listdir(tmp_path / 'checkpoints'))[-1] == 'epoch=0001-step=00000010.ckpt'
+
+
+def test_resume_after_an_interruption_matches_the_uninterrupted_run(tmp_path, full):
+    failed = run_job(tmp_path, 'fail', ok=False)
+    assert 'interrupted' in failed.stderr
+    assert sorted(os.listdir(tmp_path / 'checkpoints'))[-1] == 'epoch=0001-step=00000010.ckpt'
+    run_job(tmp_path, 'full')
+    resumed, uninterrupted = ranks(tmp_path), ranks(full)
+    for rank in range(2):
+        for name, tensor in uninterrupted[rank]['weights'].items():
+            assert torch.equal(resumed[rank]['weights'][name], tensor), (rank, name)
+        # each rank continued its own stream: the batches of epoch 2 are the uninterrupted run's
+        assert resumed[rank]['seen'] == uninterrupted[rank]['seen'][10:]
+    assert scalars(tmp_path) == scalars(full)
+
+
+def test_a_custom_step_with_a_raw_backward_is_refused(tmp_path):
+    failed = run_job(tmp_path, 'raw', ok=False)
+    assert 'RawBackward.do_train_step called loss.backward() directly' in failed.stderr
+    assert 'gradient synchronisation between processes' in failed.stderr

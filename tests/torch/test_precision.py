@@ -1,0 +1,85 @@
+"""Mixed precision through train_model on the CPU: bf16 autocast, the fp16 loss-scaling path, custom steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.plugins import MixedPrecision
+
+from dpipe_lightning.torch import TorchModel, train_model
+from dpipe_lightning.train.policy import Policy
+
+
+class EpochLosses(Policy):
+    def __init__(self):
+        self.means = []
+
+    def epoch_finished(self, epoch, *, train_losses, metrics=None):
+        self.means.append(np.mean(train_losses))
+
+
+class LogitsDtype(TorchModel):
+    def do_train_step(self, *inputs, lr):
+        self.dtypes.add(self.model_core(torch.as_tensor(inputs[0])).dtype)
+        return super().do_train_step(*inputs, lr=lr)
+
+
+def test_bf16_mixed_trains_under_autocast(make_model, batch_iter):
+    model = make_model(LogitsDtype)
+    model.dtypes = set()
+    losses = EpochLosses()
+    train_model(model, batch_iter, n_epochs=5, lr=1e-2, precision='bf16-mixed', losses=losses,
+                enable_progress_bar=False)  # fmt: skip
+    assert model.dtypes == {torch.bfloat16}
+    assert losses.means[-1] < 0.5 * losses.means[0]
+    assert all(p.dtype == torch.float32 for p in model.model_core.parameters())  # master weights stay fp32
+
+
+def fp16_on_cpu():
+    return MixedPrecision('16-mixed', 'cpu', scaler=torch.amp.GradScaler('cpu'))
+
+
+def test_fp16_loss_scaling_path_trains_and_checkpoints_the_scaler(make_model, batch_iter, tmp_path):
+    losses = EpochLosses()
+    train_model(make_model(), batch_iter, n_epochs=4, lr=1e-2, checkpoints_path=tmp_path, plugins=[fp16_on_cpu()],
+                losses=losses, enable_progress_bar=False)  # fmt: skip
+    assert losses.means[-1] < losses.means[0]
+    saved = torch.load(sorted(tmp_path.iterdir())[-1], weights_only=True)
+    assert saved['MixedPrecision']['scale'] > 1  # the scaler ran and its state is in the checkpoint
+
+
+class RawBackward(TorchModel):
+    def do_train_step(self, *inputs, lr):
+        x, y = (torch.as_tensor(i) for i in inputs)
+        loss = self.logits2loss(self.model_core(x), y)
+        self.optimizers().zero_grad()
+        loss.backward()  # bypasses Lightning
+        self.optimizers().step()
+        return loss.detach()
+
+
+class RawStep(TorchModel):
+    def do_train_step(self, *inputs, lr):
+        x, y = (torch.as_tensor(i) for i in inputs)
+        loss = self.logits2loss(self.model_core(x), y)
+        self.optimizer.zero_grad()
+        self.manual_backward(loss)
+        self.optimizer.step()  # bypasses Lightning
+        return loss.detach()
+
+
+@pytest.mark.parametrize(('cls', 'match'), [(RawBackward, r'loss\.backward\(\) directly'),
+                                            (RawStep, r'stepped the optimizer directly')])  # fmt: skip
+def test_custom_steps_that_bypass_lightning_under_fp16_are_refused(make_model, batch_iter, cls, match):
+    with pytest.raises(RuntimeError, match=match + '.*fp16 mixed precision.*self.backward_step'):
+        train_model(make_model(cls), batch_iter, n_epochs=1, lr=1e-3, plugins=[fp16_on_cpu()],
+                    enable_progress_bar=False)  # fmt: skip
+
+
+@pytest.mark.parametrize('cls', [RawBackward, RawStep])
+def test_custom_raw_steps_are_allowed_on_one_device_in_full_precision(make_model, batch_iter, cls):
+    model = make_model(cls)
+    before = [p.detach().clone() for p in model.model_core.parameters()]
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, enable_progress_bar=False)
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.model_core.parameters()))
