@@ -18,7 +18,7 @@ from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr,
 __all__ = ['TorchModel']
 
 # attributes that never hold parameters, buffers or modules
-_PLAIN_ATTRIBUTES = frozenset({'_current_fx_name', 'step_kwargs', 'stop_requested'})
+_PLAIN_ATTRIBUTES = frozenset({'_current_fx_name', 'step_kwargs', 'stop_requested', 'skipped_steps'})
 
 
 class TorchModel(L.LightningModule):
@@ -71,6 +71,9 @@ class TorchModel(L.LightningModule):
         self.step_kwargs: dict[str, Any] = {}
         # set when do_train_step raised EarlyStopping; the policy bridge turns it into a stop
         self.stop_requested = False
+        # with train_model(..., nonfinite_loss='skip'): steps whose loss is NaN or infinite change nothing
+        self.skip_nonfinite_steps = False
+        self.skipped_steps = 0
         self._audit = StepAudit(self.optimizer)
 
     # ---- deep_pipe's interface ----
@@ -99,6 +102,9 @@ class TorchModel(L.LightningModule):
         if lr is not None:
             set_lr(self.optimizer, lr)
         trainer = self._trainer
+        if self.skip_nonfinite_steps and not self._finite_on_every_rank(loss):
+            self.skipped_steps += 1
+            return
         if trainer is not None and trainer.training:
             optimizer = self.optimizers()
             optimizer.zero_grad(set_to_none=True)
@@ -108,6 +114,13 @@ class TorchModel(L.LightningModule):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+
+    def _finite_on_every_rank(self, loss: torch.Tensor) -> bool:
+        finite = bool(torch.isfinite(loss).all())  # a device sync: only when skipping non-finite steps
+        trainer = self._trainer
+        if trainer is not None and trainer.training and trainer.world_size > 1:
+            finite = trainer.strategy.reduce_boolean_decision(finite, all=True)  # skip together, or not at all
+        return finite
 
     def save(self, path: str | os.PathLike) -> TorchModel:
         """Save ``model_core``'s weights to ``path`` (atomically; parent folders are created)."""
@@ -158,6 +171,7 @@ class TorchModel(L.LightningModule):
             batch = (batch,)
         where = f'{type(self).__name__}.do_train_step'
         self._audit.before_step(self.trainer)
+        skipped = self.skipped_steps
         try:
             loss = self.do_train_step(*batch, **self.step_kwargs)
         except EarlyStopping:
@@ -168,6 +182,8 @@ class TorchModel(L.LightningModule):
             if translated is None:
                 raise
             raise translated from error
+        if self.skipped_steps != skipped:
+            return None  # a skipped step has no loss to record
         self._audit.after_step(self.trainer, where)
         return loss
 

@@ -18,14 +18,16 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .._paths import check_folder_argument
-from ..train._bridge import PolicyBridge
+from ..train._bridge import PolicyBridge, overrides
 from ..train._checkpoints import (
     AtomicCheckpointIO,
     EpochCheckpoint,
     check_same_architecture,
     finished_epochs,
+    finished_steps,
     newest_loadable_checkpoint,
 )
+from ..train._nonfinite import NonFiniteLossGuard
 from ..train._progress import PolicyProgressBar
 from ..train._run_state import RunState
 from ..train._stream import EpochView, as_batch_iter, batches_per_epoch
@@ -47,6 +49,7 @@ def train_model(
     *,
     checkpoint_every_n_steps: int | None = None,
     checkpoint_every_n_seconds: float | None = None,
+    nonfinite_loss: str = 'raise',
     **kwargs: Any,
 ) -> None:
     """Train ``model`` for ``n_epochs`` epochs of ``batch_iter`` with a Lightning ``Trainer``.
@@ -63,7 +66,8 @@ def train_model(
     lr
         the learning rate: a number, or a value policy such as ``Exponential``; logged as ``policies/lr``.
     log_path
-        a folder for TensorBoard event files (written directly in it), or a Lightning ``Logger``; ``None``: no logs.
+        a folder for TensorBoard event files (written directly in it; step-level policy values per step in its
+        ``steps`` subfolder), or a Lightning ``Logger``; ``None``: no logs.
     checkpoints_path
         a folder for checkpoints, written after every epoch (the newest two are kept). If it already holds
         checkpoints, training resumes after the newest one that loads. ``None``: no checkpoints.
@@ -73,6 +77,11 @@ def train_model(
     checkpoint_every_n_steps, checkpoint_every_n_seconds
         also save inside epochs, every so many steps and/or seconds (needs ``checkpoints_path``). A resumed run
         continues from the newest checkpoint exactly, without replaying the batch stream.
+    nonfinite_loss
+        ``'raise'``: a NaN or infinite step loss stops training with ``FloatingPointError`` naming the epoch and
+        step (checked one step late, so the device never waits; nothing diverged is saved). ``'skip'``: such
+        steps change nothing (no backward, no optimizer step; one device sync per step, all ranks agree) and are
+        left out of the epoch's losses; their number is logged as ``train/skipped_steps``.
     kwargs
         a name of a ``lightning.Trainer`` argument (``accelerator``, ``devices``, ``strategy``, ``precision``,
         ``callbacks``, ``deterministic``, ``enable_progress_bar``, ...) goes to the Trainer; a :class:`Policy` is
@@ -108,13 +117,15 @@ def train_model(
     """
     run = _prepare(
         model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate, kwargs,
-        checkpoint_every_n_steps, checkpoint_every_n_seconds,
+        checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss,
     )  # fmt: skip
+    model.skip_nonfinite_steps = nonfinite_loss == 'skip'
     try:
         with _quiet_lightning(), _interruptions_propagate(run.bridge):
             trainer = L.Trainer(**run.trainer_kwargs)
             trainer.fit(model, train_dataloaders=run.data, ckpt_path=run.resume_from, weights_only=True)
     finally:
+        model.skip_nonfinite_steps = False
         run.batch_iter.__exit__(None, None, None)  # entered on each rank by RunState.setup
 
 
@@ -140,6 +151,7 @@ def _prepare(
     kwargs: dict[str, Any],
     every_n_steps: Any,
     every_n_seconds: Any,
+    nonfinite_loss: Any,
 ) -> _Run:
     if not isinstance(model, TorchModel):
         raise TypeError(f'model must be a dpipe_lightning.torch.TorchModel, got {type(model).__name__}.')
@@ -154,22 +166,32 @@ def _prepare(
         log_path = check_folder_argument('log_path', log_path)
     checkpoints_folder = check_folder_argument('checkpoints_path', checkpoints_path)
     _check_checkpoint_intervals(checkpoints_folder, every_n_steps, every_n_seconds)
+    if nonfinite_loss not in ('raise', 'skip'):
+        raise ValueError(f"nonfinite_loss must be 'raise' or 'skip', got {nonfinite_loss!r}.")
 
     run = _Run()
     run.batch_iter = as_batch_iter(batch_iter)
     length = batches_per_epoch(batch_iter)
     run.data = EpochView(run.batch_iter, length)
-    run.bridge = PolicyBridge(policies, constants, validate)
-    callbacks = [run.bridge, RunState(run.data, run.batch_iter), *_as_list(trainer_kwargs.pop('callbacks', None))]
 
-    max_epochs, done_epochs = n_epochs, 0
+    max_epochs, checkpoint = n_epochs, None
     if checkpoints_folder is not None:
         run.resume_from, checkpoint = newest_loadable_checkpoint(checkpoints_folder)
         if checkpoint is not None:
             check_same_architecture(model, checkpoint, run.resume_from)
-            done_epochs = finished_epochs(checkpoint)
-        max_epochs = max(n_epochs, done_epochs)  # a finished run does nothing more
-        callbacks.append(EpochCheckpoint(checkpoints_folder, run.bridge, every_n_steps, every_n_seconds))
+            max_epochs = max(n_epochs, finished_epochs(checkpoint))  # a finished run does nothing more
+
+    epoch_logger, step_logger = _loggers(log_path, checkpoint, policies)
+    run.bridge = PolicyBridge(policies, constants, validate, step_logger)
+    callbacks = [run.bridge, RunState(run.data, run.batch_iter), *_as_list(trainer_kwargs.pop('callbacks', None))]
+    guard = NonFiniteLossGuard() if nonfinite_loss == 'raise' else None
+    if guard is not None:
+        callbacks.insert(0, guard)  # before the bridge: the last step's loss is checked before the epoch's logs
+    if checkpoints_folder is not None:
+        save = EpochCheckpoint(
+            checkpoints_folder, run.bridge, every_n_steps, every_n_seconds, before_save=guard and guard.check
+        )
+        callbacks.append(save)
         plugins = _as_list(trainer_kwargs.pop('plugins', None))
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):  # a user's own IO is kept
             plugins.append(AtomicCheckpointIO())
@@ -179,19 +201,13 @@ def _prepare(
     if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(PolicyProgressBar(run.bridge))
 
-    if log_path is None or isinstance(log_path, Logger):
-        logger = log_path or False
-    else:
-        # purge_step: events of epochs after the checkpoint (written before an interruption) are dropped by readers
-        purge = {'purge_step': done_epochs} if run.resume_from is not None else {}
-        logger = TensorBoardLogger(save_dir=log_path, name='', version='', default_hp_metric=False, **purge)
     trainer_kwargs.setdefault('enable_model_summary', False)
     trainer_kwargs.setdefault('default_root_dir', str(checkpoints_folder or Path.cwd()))
     run.trainer_kwargs = dict(
         trainer_kwargs,
         max_epochs=max_epochs,
         limit_train_batches=length if length is not None else 1.0,
-        logger=logger,
+        logger=list(dict.fromkeys(x for x in (epoch_logger, step_logger) if x is not None)) or False,
         callbacks=callbacks,
         enable_checkpointing=checkpoints_folder is not None,
         num_sanity_val_steps=0,
@@ -199,6 +215,28 @@ def _prepare(
         use_distributed_sampler=False,
     )
     return run
+
+
+def _loggers(
+    log_path: Path | Logger | None, checkpoint: dict[str, Any] | None, policies: dict[str, Policy]
+) -> tuple[Logger | None, Logger | None]:
+    """The per-epoch logger and, for step-level value policies, the per-step one (TensorBoard in ``log_path/steps``).
+
+    On resume each writer purges what was logged after the checkpoint (an interruption may leave a few points),
+    so readers see every epoch and step once.
+    """
+    has_step_values = any(isinstance(p, ValuePolicy) and overrides(p, 'train_step_started') for p in policies.values())
+    if log_path is None or isinstance(log_path, Logger):
+        return log_path, log_path if has_step_values else None
+    purge_epoch, purge_step = (finished_epochs(checkpoint), finished_steps(checkpoint)) if checkpoint else (None, None)
+    tensorboard = dict(save_dir=log_path, name='', default_hp_metric=False)
+    epochs = TensorBoardLogger(version='', **tensorboard, **_purge(purge_epoch))
+    steps = TensorBoardLogger(version='steps', **tensorboard, **_purge(purge_step)) if has_step_values else None
+    return epochs, steps
+
+
+def _purge(step: int | None) -> dict[str, int]:
+    return {} if step is None else {'purge_step': step}
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -10,14 +10,16 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import Logger
 
 from ._scalars import flatten_scalars
 from .policy import EarlyStopping, Policy, ValuePolicy
 
-__all__ = ['PolicyBridge']
+__all__ = ['PolicyBridge', 'overrides']
 
 
-def _overrides(policy: Policy, hook: str) -> bool:
+def overrides(policy: Policy, hook: str) -> bool:
+    """Whether the policy's class defines its own ``hook``."""
     return getattr(type(policy), hook) is not getattr(Policy, hook)
 
 
@@ -33,6 +35,8 @@ class PolicyBridge(Callback):
         ``{name: value}`` passed unchanged to every ``do_train_step`` call.
     validate
         ``validate() -> dict`` called once per epoch after the steps (on rank 0 only; the result is broadcast).
+    step_logger
+        where the values of step-level value policies are logged at every step (x axis: the step).
     """
 
     def __init__(
@@ -40,13 +44,17 @@ class PolicyBridge(Callback):
         policies: Mapping[str, Policy],
         constants: Mapping[str, Any],
         validate: Callable[[], Mapping[str, Any]] | None = None,
+        step_logger: Logger | None = None,
     ) -> None:
         self.policies = dict(policies)
         self.constants = dict(constants)
         self.validate = validate
         self.value_policies = {name: p for name, p in self.policies.items() if isinstance(p, ValuePolicy)}
-        self.on_step_start = [p for p in self.policies.values() if _overrides(p, 'train_step_started')]
-        self.on_step_end = [p for p in self.policies.values() if _overrides(p, 'train_step_finished')]
+        self.on_step_start = [p for p in self.policies.values() if overrides(p, 'train_step_started')]
+        self.on_step_end = [p for p in self.policies.values() if overrides(p, 'train_step_finished')]
+        self.step_values = {n: p for n, p in self.value_policies.items() if overrides(p, 'train_step_started')}
+        self.step_logger = step_logger if self.step_values else None
+        self._skipped_before = 0  # the model's count of skipped non-finite steps when the epoch started
         self.losses: list[torch.Tensor] = []  # this epoch's step losses, kept on the device (no per-step sync)
         self.stopped = False  # a policy stopped training: persisted, so a relaunch does not train further
         self.stop_requested = False  # a step (hook or do_train_step) asked to stop during this epoch
@@ -71,6 +79,7 @@ class PolicyBridge(Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.losses = []
         self.stop_requested = pl_module.stop_requested = False
+        self._skipped_before = pl_module.skipped_steps
         epoch = trainer.current_epoch
         self.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch))
         self._decide_stop(trainer, not self.epoch_ran)
@@ -82,6 +91,9 @@ class PolicyBridge(Callback):
             epoch, iteration = trainer.current_epoch, trainer.fit_loop.epoch_loop.total_batch_idx
             if self._call_stopping(lambda p: p.train_step_started(epoch, iteration), self.on_step_start):
                 self._request_stop(trainer)
+            if self.step_logger is not None:
+                values = {name: p.value for name, p in self.step_values.items()}
+                self.step_logger.log_metrics(flatten_scalars('policies', values), step=iteration)
         pl_module.step_kwargs = {**self.constants, **self.current_values()}
 
     def on_train_batch_end(
@@ -113,11 +125,15 @@ class PolicyBridge(Callback):
 
         scalars = {'train/loss': math.fsum(train_losses) / len(train_losses)} if train_losses else {}
         scalars.update(flatten_scalars('policies', values))
+        if pl_module.skip_nonfinite_steps:
+            scalars['train/skipped_steps'] = pl_module.skipped_steps - self._skipped_before
         if metrics is not None:
             scalars.update(flatten_scalars('val/metrics', metrics))
         if trainer.logger is not None:
             trainer.logger.log_metrics(scalars, step=epoch)
-            trainer.logger.save()
+            trainer.logger.save()  # flush, so that TensorBoard shows the epoch now
+        if self.step_logger is not None and self.step_logger is not trainer.logger:
+            self.step_logger.save()
 
         hook = lambda p: p.epoch_finished(epoch, train_losses=train_losses, metrics=metrics)  # noqa: E731
         stop = self._call_stopping(hook) or stop

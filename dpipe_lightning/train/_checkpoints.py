@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     'EpochCheckpoint',
     'check_same_architecture',
     'finished_epochs',
+    'finished_steps',
     'newest_loadable_checkpoint',
 ]
 
@@ -72,6 +74,11 @@ def finished_epochs(checkpoint: dict[str, Any]) -> int:
     return int(checkpoint['loops']['fit_loop']['epoch_progress']['current']['processed'])
 
 
+def finished_steps(checkpoint: dict[str, Any]) -> int:
+    """The number of steps a checkpoint has done (the index of the next step)."""
+    return int(checkpoint['loops']['fit_loop']['epoch_loop.batch_progress']['total']['ready'])
+
+
 def check_same_architecture(module: torch.nn.Module, checkpoint: dict[str, Any], path: Path) -> None:
     """A clear ``ValueError`` naming the differences when the checkpoint's weights do not fit ``module``."""
     saved, current = checkpoint['state_dict'], module.state_dict()
@@ -110,9 +117,11 @@ class EpochCheckpoint(Checkpoint):
         every_n_steps: int | None = None,
         every_n_seconds: float | None = None,
         keep: int = 2,
+        before_save: Callable[[], None] | None = None,
     ) -> None:
         self.folder = folder
         self.bridge = bridge
+        self.before_save = before_save  # e.g. the non-finite loss check of the step just taken
         self.every_n_steps = every_n_steps
         self.every_n_seconds = every_n_seconds
         self.keep = keep
@@ -141,6 +150,8 @@ class EpochCheckpoint(Checkpoint):
             self._save(trainer)
 
     def _save(self, trainer: L.Trainer) -> None:
+        if self.before_save is not None:
+            self.before_save()
         steps = trainer.fit_loop.epoch_loop.batch_progress.total.ready  # steps taken, whatever the optimizer did
         path = self.folder / f'epoch={trainer.current_epoch:04d}-step={steps:08d}.ckpt'
         trainer.save_checkpoint(path, weights_only=False)

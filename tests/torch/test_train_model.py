@@ -372,3 +372,28 @@ def test_a_policy_added_on_resume_starts_afresh_with_a_warning(model, batch_iter
         train_model(model, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, trace=Recorder(calls),
                     enable_progress_bar=False)  # fmt: skip
     assert [c[:2] for c in calls] == [('started', 1), ('finished', 1)]
+
+
+def test_step_level_values_are_logged_every_step_and_resume_without_duplicates(make_model, make_batch_iter, blobs,
+                                                                               tmp_path):  # fmt: skip
+    from dpipe_lightning.train.policy import LinearWarmup
+
+    def run(out, fail=None):
+        torch.manual_seed(0)
+        policies = {'fail': fail} if fail else {}
+        train_model(make_model(), make_batch_iter(blobs), n_epochs=3, lr=LinearWarmup(0.0, 0.01, n_steps=6),
+                    log_path=out / 'logs', checkpoints_path=out / 'checkpoints', checkpoint_every_n_steps=3,
+                    enable_progress_bar=False, **policies)  # fmt: skip
+
+    run(tmp_path / 'a')
+    steps = scalars(tmp_path / 'a' / 'logs' / 'steps')
+    assert [step for step, _ in steps['policies/lr']] == list(range(12))
+    assert [value for _, value in steps['policies/lr']] == pytest.approx([0.01 * min(i, 6) / 6 for i in range(12)])
+    epochs = scalars(tmp_path / 'a' / 'logs')
+    assert [value for _, value in epochs['policies/lr']] == pytest.approx([0.01 * 3 / 6, 0.01, 0.01])
+
+    with pytest.raises(RuntimeError, match='interrupted'):
+        run(tmp_path / 'b', fail=FailAt(2))
+    run(tmp_path / 'b')
+    assert scalars(tmp_path / 'b' / 'logs' / 'steps') == steps
+    assert scalars(tmp_path / 'b' / 'logs') == epochs
