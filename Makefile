@@ -10,7 +10,7 @@ TORCH_DEV := torch==2.13.0
 # pip's notes about unused local index folders are noise
 QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
 
-.PHONY: venv demo test docs lint format bench clean
+.PHONY: venv demo test test-gpu docs lint format bench clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# the checks that need a CUDA GPU (skipped elsewhere); needs a CUDA build of torch in .venv
+test-gpu: $(STAMP)
+	$(BIN)/python -c 'import torch; assert torch.cuda.is_available(), "no CUDA device visible to torch"'
+	$(BIN)/python -m pytest tests/gpu -q -p no:cacheprovider
 
 # the documentation site, warnings as errors
 docs: $(STAMP)

@@ -29,8 +29,15 @@ def check_folder_argument(name: str, path: str | os.PathLike | None) -> Path | N
     existing = folder
     while not existing.exists():
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise PermissionError(f'{name}={str(path)!r} cannot be written: {str(existing)!r} is not a writable folder.')
+    if not existing.is_dir():
+        raise ValueError(
+            f'{name}={str(path)!r} cannot be created: {str(existing)!r} is an existing file; expected a folder.'
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f'{name}={str(path)!r} cannot be written: {str(existing)!r} is not a writable folder for this user. '
+            f'Pass a folder you can write to.'
+        )
     return folder
 
 
@@ -38,7 +45,8 @@ def check_folder_argument(name: str, path: str | os.PathLike | None) -> Path | N
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
     """Write a file atomically: a temporary file in the same folder, ``fsync``, then ``os.replace``.
 
-    Parent folders are created. If the body raises, the temporary file is removed and ``path`` is untouched.
+    Parent folders are created. If the body raises, the temporary file is removed (as far as the folder still
+    allows) and ``path`` is untouched.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
@@ -49,7 +57,7 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
             os.fsync(file.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # the original error matters more than a failed clean-up
             os.unlink(tmp)
         raise
     with contextlib.suppress(OSError):

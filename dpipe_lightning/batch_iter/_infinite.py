@@ -219,13 +219,13 @@ class Infinite(BatchIter):
     def set_rank(self, rank: int, world_size: int) -> None:
         """Give this process the distinct stream of ``rank`` out of ``world_size`` (call before starting).
 
-        Forwarded to a seekable source that has ``set_rank``; a no-op for other sources, whose ranks then
-        draw according to the source alone (e.g. the global ``np.random`` of each process).
+        Forwarded to a source that has ``set_rank`` (those of `sample` and `load_by_random_id` do); a no-op for
+        other sources, whose ranks then draw according to the source alone.
         """
         rank, world_size = check_rank(rank, world_size)
         if self.running:
             raise RuntimeError('set_rank must be called before the workers start (__enter__ or a call)')
-        if self.seekable and callable(getattr(self.source, 'set_rank', None)):
+        if callable(getattr(self.source, 'set_rank', None)):
             self.source.set_rank(rank, world_size)
 
     def state_dict(self) -> dict[str, Any]:

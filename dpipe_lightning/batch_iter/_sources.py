@@ -183,13 +183,42 @@ def _random_source(
             cumulative = np.cumsum(probabilities)
             cumulative /= cumulative[-1]
         return _SeededSampler(sequence, cumulative, random_state, convert)
-    draw_index = stateful_index_sampler(random_state, len(sequence), probabilities)
-    return _draw_forever(sequence, draw_index, convert)
+    return _StatefulSampler(sequence, probabilities, random_state, convert)
 
 
-def _draw_forever(sequence: Sequence, draw_index: Callable[[], int], convert: Callable) -> Iterator:
-    while True:
-        yield convert(sequence[draw_index()])
+class _StatefulSampler(Iterator):
+    """deep_pipe's sampling: i.i.d. draws from a stateful RNG (the global ``np.random`` by default); not seekable."""
+
+    def __init__(
+        self,
+        sequence: Sequence,
+        probabilities: np.ndarray | None,
+        random_state: np.random.RandomState | np.random.Generator | None,
+        convert: Callable,
+    ) -> None:
+        self.sequence, self.probabilities, self.random_state, self.convert = (
+            sequence,
+            probabilities,
+            random_state,
+            convert,
+        )
+        self._draw_index = stateful_index_sampler(random_state, len(sequence), probabilities)
+
+    def __next__(self) -> Any:
+        return self.convert(self.sequence[self._draw_index()])
+
+    def set_rank(self, rank: int, world_size: int) -> None:
+        """With several ranks, draw from a private generator seeded by ``(one draw of the RNG, rank)``.
+
+        The ranks' streams then differ, and repeat from run to run when the RNG was seeded alike on every rank
+        (e.g. ``np.random.seed(0)`` at the top of the script).
+        """
+        if world_size == 1:
+            return
+        rng = np.random if self.random_state is None else self.random_state
+        seed = int(rng.integers(2**63) if isinstance(rng, np.random.Generator) else rng.randint(2**31))
+        own = np.random.default_rng([seed, rank])
+        self._draw_index = stateful_index_sampler(own, len(self.sequence), self.probabilities)
 
 
 def _identity(value: T) -> T:

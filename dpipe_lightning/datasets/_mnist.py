@@ -46,6 +46,8 @@ class MNIST(ImageLabelDataset):
 
     Raises
     ------
+    TypeError
+        if ``folder`` is not a path.
     FileNotFoundError
         if the folder or one of the files does not exist.
     ValueError
@@ -58,6 +60,11 @@ class MNIST(ImageLabelDataset):
     """
 
     def __init__(self, folder: str | os.PathLike) -> None:
+        if not isinstance(folder, str | os.PathLike):
+            raise TypeError(
+                f'MNIST folder must be a path (str or os.PathLike) to a folder with {_EXPECTED_FILES}, '
+                f'got {folder!r} of type {type(folder).__name__}'
+            )
         folder = Path(folder).expanduser()
         if not folder.exists():
             raise FileNotFoundError(f'MNIST folder {folder} not found: expected a folder with {_EXPECTED_FILES}')

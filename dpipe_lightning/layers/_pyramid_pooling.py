@@ -61,8 +61,9 @@ class PyramidPooling(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim < 3:
             raise ValueError(
-                f'PyramidPooling expects an input of shape (batch, channels, *spatial) with at least one '
-                f'spatial dimension, got shape {tuple(x.shape)}'
+                f'PyramidPooling expects an input x of shape (batch, channels, *spatial) with at least one '
+                f'spatial dimension, got shape {tuple(x.shape)}: place it after the convolutions, before any '
+                f'flattening or Linear layer'
             )
         spatial = tuple(x.shape[2:])
         ndim = len(spatial)

@@ -9,9 +9,11 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.optimizer import _optimizer_to_device
 from torch import nn
 
 from ..train.policy import EarlyStopping
+from ._arguments import plain_signature
 from ._step_audit import StepAudit, fp16_scaler_error
 from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr, to_np
 
@@ -132,6 +134,12 @@ class TorchModel(L.LightningModule):
         load_model_state(self.model_core, path, modify_state_fn)
         return self
 
+    def move_to(self, device: torch.device | str) -> TorchModel:
+        """Move the weights and the optimizer's state to ``device``."""
+        self.to(device)
+        _optimizer_to_device(self.optimizer, device)
+        return self
+
     @property
     def parameters_device(self) -> torch.device:
         """The device of ``model_core``'s first parameter."""
@@ -182,6 +190,10 @@ class TorchModel(L.LightningModule):
             if translated is None:
                 raise
             raise translated from error
+        except (RuntimeError, TypeError, ValueError, IndexError) as error:
+            if type(error) not in _BATCH_ERRORS:  # e.g. CUDA out of memory, or a library's own error: unchanged
+                raise
+            raise type(error)(_batch_error_message(self, where, batch, error)) from error
         if self.skipped_steps != skipped:
             return None  # a skipped step has no loss to record
         self._audit.after_step(self.trainer, where)
@@ -195,6 +207,48 @@ def to_device(x: Any, device: torch.device) -> Any:
     if isinstance(x, torch.Tensor):
         return x.to(device, non_blocking=True)
     return x
+
+
+# what torch raises for a batch of the wrong structure, shape or dtype (exactly these types; subclasses pass unchanged)
+_BATCH_ERRORS = (RuntimeError, TypeError, ValueError, IndexError)
+
+
+def _batch_error_message(model: TorchModel, where: str, batch: tuple[Any, ...], error: BaseException) -> str:
+    """What the failed step got (types, shapes, dtypes of the batch) and what the model expects."""
+    got = ', '.join(_describe(x) for x in batch[:8]) + (', ...' if len(batch) > 8 else '')
+    return (
+        f'{where} failed on a batch of {len(batch)} element(s) ({got}): {type(error).__name__}: {error}\n'
+        f'The model expects {_expectation(model)}. Check the batch iterator (loaders, transformers, combiner) or '
+        f'convert the inputs in do_train_step.'
+    )
+
+
+def _describe(x: Any, depth: int = 0) -> str:
+    if isinstance(x, torch.Tensor | np.ndarray):
+        device = f', device={x.device}' if isinstance(x, torch.Tensor) else ''
+        return f'{type(x).__name__}(shape={tuple(x.shape)}, dtype={x.dtype}{device})'
+    if isinstance(x, tuple | list) and depth < 2:
+        inner = ', '.join(_describe(item, depth + 1) for item in x[:4]) + (', ...' if len(x) > 4 else '')
+        return f'{type(x).__name__}[{inner}]'
+    text = repr(x)
+    return f'{type(x).__name__} {text if len(text) <= 40 else text[:37] + "..."}'
+
+
+def _expectation(model: TorchModel) -> str:
+    """The inputs, then the target (the batch's last element); the first layer's input size; the weights' dtype."""
+    parts = [f'do_train_step{plain_signature(model.do_train_step)} with the inputs first and the target last']
+    for module in model.model_core.modules():
+        name = type(module).__name__
+        features, channels = getattr(module, 'in_features', None), getattr(module, 'in_channels', None)
+        if isinstance(features, int):
+            parts.append(f'its first {name} layer takes {features} input features')
+            break
+        if isinstance(channels, int):
+            parts.append(f'its first {name} layer takes {channels} input channels, i.e. (batch, {channels}, ...)')
+            break
+    weight = next(model.model_core.parameters())
+    parts.append(f'the weights are {weight.dtype} on {weight.device}')
+    return '; '.join(parts)
 
 
 def _check_arguments(model_core: Any, logits2pred: Any, logits2loss: Any, optimize: Any, cuda: Any) -> None:

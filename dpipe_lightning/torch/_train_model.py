@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
@@ -28,11 +27,23 @@ from ..train._checkpoints import (
     newest_loadable_checkpoint,
 )
 from ..train._nonfinite import NonFiniteLossGuard
+from ..train._preemption import DDPPreemption
 from ..train._progress import PolicyProgressBar
 from ..train._run_state import RunState
 from ..train._stream import EpochView, as_batch_iter, batches_per_epoch
 from ..train.policy import Policy, ValuePolicy
-from ._arguments import check_do_train_step, check_n_epochs, make_lr_policy, sort_kwargs
+from ._arguments import (
+    build_trainer,
+    check_callbacks,
+    check_checkpoint_intervals,
+    check_do_train_step,
+    check_n_epochs,
+    check_nonfinite_loss,
+    check_validate,
+    lightning_errors_in_our_terms,
+    make_lr_policy,
+    sort_kwargs,
+)
 from ._model import TorchModel
 
 __all__ = ['train_model']
@@ -107,7 +118,7 @@ def train_model(
             9. policy.epoch_finished(e, train_losses=..., metrics=metrics) for every policy
             10. save a checkpoint of e (weights, optimizer, AMP scaler, policy states, epoch)
             11. stop if any policy, validate or do_train_step raised EarlyStopping
-        12. exit batch_iter (its workers stop), also on errors and Ctrl+C
+        12. exit batch_iter (its workers stop), also on errors and Ctrl+C; the model stays on its training device
 
     ``EarlyStopping`` raised in steps 4-9 lets the epoch finish (steps 7-10) and ends training normally.
     Ctrl+C raises ``KeyboardInterrupt`` in the caller; SIGTERM finishes the current step, saves a checkpoint (with
@@ -122,8 +133,10 @@ def train_model(
     model.skip_nonfinite_steps = nonfinite_loss == 'skip'
     try:
         with _quiet_lightning(), _interruptions_propagate(run.bridge):
-            trainer = L.Trainer(**run.trainer_kwargs)
-            trainer.fit(model, train_dataloaders=run.data, ckpt_path=run.resume_from, weights_only=True)
+            trainer = build_trainer(run.trainer_kwargs, run.given_trainer_kwargs)  # before any thread or file
+            with lightning_errors_in_our_terms(model):
+                trainer.fit(model, train_dataloaders=run.data, ckpt_path=run.resume_from, weights_only=True)
+            model.move_to(trainer.strategy.root_device)  # Lightning leaves it on the CPU; keep it where it trained
     finally:
         model.skip_nonfinite_steps = False
         run.batch_iter.__exit__(None, None, None)  # entered on each rank by RunState.setup
@@ -134,6 +147,7 @@ class _Run:
 
     def __init__(self) -> None:
         self.trainer_kwargs: dict[str, Any] = {}
+        self.given_trainer_kwargs: dict[str, Any] = {}  # as the user passed them, for error messages
         self.bridge: PolicyBridge
         self.batch_iter: Any
         self.data: EpochView
@@ -160,16 +174,17 @@ def _prepare(
     policies: dict[str, Policy] = {**policies, 'lr': make_lr_policy(lr)}
     value_names = [name for name, p in policies.items() if isinstance(p, ValuePolicy)]
     check_do_train_step(model, value_names + list(constants))
-    if validate is not None and not callable(validate):
-        raise TypeError(f'validate must be a function returning a dict of metrics, or None, got {validate!r}.')
+    check_validate(validate)
     if not isinstance(log_path, Logger):
         log_path = check_folder_argument('log_path', log_path)
     checkpoints_folder = check_folder_argument('checkpoints_path', checkpoints_path)
-    _check_checkpoint_intervals(checkpoints_folder, every_n_steps, every_n_seconds)
-    if nonfinite_loss not in ('raise', 'skip'):
-        raise ValueError(f"nonfinite_loss must be 'raise' or 'skip', got {nonfinite_loss!r}.")
+    check_checkpoint_intervals(checkpoints_folder, every_n_steps, every_n_seconds)
+    check_nonfinite_loss(nonfinite_loss)
+    user_callbacks = _as_list(trainer_kwargs.pop('callbacks', None))
+    check_callbacks(user_callbacks)
 
     run = _Run()
+    run.given_trainer_kwargs = dict(trainer_kwargs)
     run.batch_iter = as_batch_iter(batch_iter)
     length = batches_per_epoch(batch_iter)
     run.data = EpochView(run.batch_iter, length)
@@ -183,7 +198,7 @@ def _prepare(
 
     epoch_logger, step_logger = _loggers(log_path, checkpoint, policies)
     run.bridge = PolicyBridge(policies, constants, validate, step_logger)
-    callbacks = [run.bridge, RunState(run.data, run.batch_iter), *_as_list(trainer_kwargs.pop('callbacks', None))]
+    callbacks = [run.bridge, RunState(run.data, run.batch_iter), DDPPreemption(), *user_callbacks]
     guard = NonFiniteLossGuard() if nonfinite_loss == 'raise' else None
     if guard is not None:
         callbacks.insert(0, guard)  # before the bridge: the last step's loss is checked before the epoch's logs
@@ -263,19 +278,6 @@ def _quiet_lightning() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
-
-
-def _check_checkpoint_intervals(folder: Path | None, every_n_steps: Any, every_n_seconds: Any) -> None:
-    if every_n_steps is not None and (
-        isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps <= 0
-    ):
-        raise ValueError(f'checkpoint_every_n_steps must be a positive int or None, got {every_n_steps!r}.')
-    if every_n_seconds is not None and (
-        isinstance(every_n_seconds, bool) or not isinstance(every_n_seconds, int | float) or not every_n_seconds > 0
-    ):
-        raise ValueError(f'checkpoint_every_n_seconds must be a positive number or None, got {every_n_seconds!r}.')
-    if folder is None and (every_n_steps is not None or every_n_seconds is not None):
-        raise ValueError('checkpoint_every_n_steps/checkpoint_every_n_seconds need a checkpoints_path to save to.')
 
 
 @contextlib.contextmanager

@@ -12,7 +12,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
-from ._scalars import flatten_scalars
+from ._run_state import gather_from_ranks
+from ._scalars import flatten_scalars, numeric
 from .policy import EarlyStopping, Policy, ValuePolicy
 
 __all__ = ['PolicyBridge', 'overrides']
@@ -60,6 +61,7 @@ class PolicyBridge(Callback):
         self.stop_requested = False  # a step (hook or do_train_step) asked to stop during this epoch
         self.epoch_ran = False  # False when a policy stopped training in ``epoch_started``: nothing to finish
         self.interruption: BaseException | None = None
+        self._rank, self._ranks = 0, 1
 
     @property
     def state_key(self) -> str:
@@ -70,6 +72,9 @@ class PolicyBridge(Callback):
         return {name: p.value for name, p in self.value_policies.items()}
 
     # ---- Lightning hooks ----
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._rank, self._ranks = trainer.global_rank, trainer.world_size
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.losses = [loss.to(pl_module.device) for loss in self.losses]  # restored mid-epoch, on the CPU
@@ -93,7 +98,7 @@ class PolicyBridge(Callback):
                 self._request_stop(trainer)
             if self.step_logger is not None:
                 values = {name: p.value for name, p in self.step_values.items()}
-                self.step_logger.log_metrics(flatten_scalars('policies', values), step=iteration)
+                self.step_logger.log_metrics(flatten_scalars('policies', numeric(values)), step=iteration)
         pl_module.step_kwargs = {**self.constants, **self.current_values()}
 
     def on_train_batch_end(
@@ -124,11 +129,11 @@ class PolicyBridge(Callback):
             metrics, stop = None, True
 
         scalars = {'train/loss': math.fsum(train_losses) / len(train_losses)} if train_losses else {}
-        scalars.update(flatten_scalars('policies', values))
+        scalars.update(flatten_scalars('policies', numeric(values)))
         if pl_module.skip_nonfinite_steps:
             scalars['train/skipped_steps'] = pl_module.skipped_steps - self._skipped_before
         if metrics is not None:
-            scalars.update(flatten_scalars('val/metrics', metrics))
+            scalars.update(flatten_scalars('val/metrics', metrics, source='validate()'))
         if trainer.logger is not None:
             trainer.logger.log_metrics(scalars, step=epoch)
             trainer.logger.save()  # flush, so that TensorBoard shows the epoch now
@@ -150,8 +155,8 @@ class PolicyBridge(Callback):
             'stopped': self.stopped,
             'epoch_ran': self.epoch_ran,
             'stop_requested': self.stop_requested,
-            # a mid-epoch checkpoint carries the losses of the epoch's steps so far
-            'losses': torch.stack(self.losses).cpu() if self.losses else torch.zeros(0),
+            # a mid-epoch checkpoint carries the losses of the epoch's steps so far, each rank's own
+            'losses': gather_from_ranks(torch.stack(self.losses).cpu() if self.losses else torch.zeros(0), self._ranks),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -168,7 +173,7 @@ class PolicyBridge(Callback):
         self.stopped = state_dict['stopped']
         self.epoch_ran = state_dict['epoch_ran']
         self.stop_requested = state_dict['stop_requested']
-        self.losses = list(state_dict['losses'].unbind())
+        self.losses = list(state_dict['losses'][self._rank].unbind())
 
     # ---- helpers ----
 
@@ -211,6 +216,7 @@ class PolicyBridge(Callback):
             metrics = trainer.strategy.broadcast(metrics, src=0)
         if not isinstance(metrics, Mapping):
             raise TypeError(
-                f'validate() must return a dict of metric name -> value, got {type(metrics).__name__}: {metrics!r}.'
+                f'validate() must return a dict of metric name -> value, got {type(metrics).__name__}: {metrics!r}. '
+                f"Epoch {trainer.current_epoch}'s scalars were not logged and its checkpoint was not saved."
             )
         return dict(metrics)

@@ -13,6 +13,7 @@ import lightning as L
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .._paths import atomic_write
 from ._bridge import PolicyBridge
@@ -30,11 +31,30 @@ _NAME = re.compile(r'^epoch=(\d+)-step=(\d+)\.ckpt$')
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's ``torch.save`` checkpoint IO, but the file appears atomically: temp file, fsync, rename."""
+    """Lightning's ``torch.save`` checkpoint IO, but the file appears atomically: temp file, fsync, rename.
+
+    A failed write (disk full, permission lost, ...) leaves the folder as it was (no partial or temporary file)
+    and raises an ``OSError`` of the same kind naming the file, chained to the original error.
+    """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None) -> None:
-        with atomic_write(Path(path)) as file:
-            torch.save(checkpoint, file)
+        path = Path(path)
+        try:
+            with atomic_write(path) as file:
+                torch.save(checkpoint, file)
+        except OSError as error:
+            raise checkpoint_write_error(path, error) from error
+
+
+def checkpoint_write_error(path: Path, error: OSError) -> OSError:
+    """The ``OSError`` (same errno, so the same subclass) saying which checkpoint could not be written."""
+    message = (
+        f'Could not write the checkpoint {str(path)!r} ({error}). Nothing in {str(path.parent)!r} was changed: '
+        f'the previous checkpoints are intact and no partial file is left. Free disk space or restore write '
+        f'permission, then call train_model again to resume from the newest checkpoint (or pass another '
+        f'checkpoints_path).'
+    )
+    return OSError(error.errno, message) if error.errno is not None else OSError(message)
 
 
 def checkpoint_files(folder: Path) -> list[Path]:
@@ -126,6 +146,7 @@ class EpochCheckpoint(Checkpoint):
         self.every_n_seconds = every_n_seconds
         self.keep = keep
         self._last_save = time.monotonic()
+        self._saved_steps = -1
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._last_save = time.monotonic()
@@ -135,7 +156,9 @@ class EpochCheckpoint(Checkpoint):
     ) -> None:
         if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or trainer.should_stop:
             return
-        due = trainer.received_sigterm
+        # on one device the SIGTERM handler's flag is final; under DDP only Lightning's broadcast, which raises
+        # SIGTERMException on every rank at the same step, is (see on_exception): one rank's flag would deadlock
+        due = trainer.received_sigterm and trainer.world_size == 1
         if self.every_n_steps is not None:
             due = due or (trainer.fit_loop.epoch_loop.total_batch_idx + 1) % self.every_n_steps == 0
         if self.every_n_seconds is not None:
@@ -143,6 +166,12 @@ class EpochCheckpoint(Checkpoint):
             late = time.monotonic() - self._last_save >= self.every_n_seconds
             due = due or trainer.strategy.broadcast(late, src=0)
         if due:
+            self._save(trainer)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        # SIGTERM under DDP: every rank is here between two steps, so the save (a collective) is safe and exact
+        steps = trainer.fit_loop.epoch_loop.batch_progress.total.ready
+        if isinstance(exception, SIGTERMException) and trainer.world_size > 1 and steps != self._saved_steps:
             self._save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -154,6 +183,7 @@ class EpochCheckpoint(Checkpoint):
             self.before_save()
         steps = trainer.fit_loop.epoch_loop.batch_progress.total.ready  # steps taken, whatever the optimizer did
         path = self.folder / f'epoch={trainer.current_epoch:04d}-step={steps:08d}.ckpt'
+        self._saved_steps = steps
         trainer.save_checkpoint(path, weights_only=False)
         self._last_save = time.monotonic()
         if trainer.is_global_zero:

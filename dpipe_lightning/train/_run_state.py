@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 
 from ._stream import EpochView
 
-__all__ = ['RunState']
+__all__ = ['RunState', 'gather_from_ranks']
 
 
 class RunState(Callback):
@@ -46,11 +46,7 @@ class RunState(Callback):
         mine = {'rng': _rng_states()}
         if callable(getattr(self.batch_iter, 'state_dict', None)):
             mine['batch_iter'] = self.batch_iter.state_dict()
-        ranks = [mine]
-        if self._world_size > 1 and dist.is_available() and dist.is_initialized():
-            ranks = [None] * self._world_size
-            dist.all_gather_object(ranks, mine)
-        return {'ranks': ranks}
+        return {'ranks': gather_from_ranks(mine, self._world_size)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         ranks = state_dict['ranks']
@@ -63,6 +59,15 @@ class RunState(Callback):
         if 'batch_iter' in mine and callable(getattr(self.batch_iter, 'load_state_dict', None)):
             self.batch_iter.load_state_dict(mine['batch_iter'])
         _set_rng_states(mine['rng'])
+
+
+def gather_from_ranks(mine: Any, world_size: int) -> list[Any]:
+    """Every rank's ``mine``, in rank order (all ranks must call this together; a checkpoint save does)."""
+    if world_size == 1 or not dist.is_available() or not dist.is_initialized():
+        return [mine]
+    ranks = [None] * world_size
+    dist.all_gather_object(ranks, mine)
+    return ranks
 
 
 def _rng_states() -> dict[str, Any]:

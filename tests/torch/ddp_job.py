@@ -2,10 +2,13 @@
 
 MODE: ``full`` trains 3 epochs; ``fail`` raises on both ranks when epoch 2 starts (an interruption);
 ``stop`` makes rank 1 alone raise EarlyStopping at the end of epoch 1; ``raw`` uses a step that calls
-``loss.backward()`` itself (which must be refused under DDP). Each rank writes OUT/rank<r>.pt with its
+``loss.backward()`` itself (which must be refused under DDP); ``sigterm`` sends SIGTERM to rank 0 after step 7
+(a cluster preemption). Each rank writes OUT/rank<r>.pt with its
 final weights, the sums of the batches it trained on, its own epoch losses and how often it ran validate().
 """
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -40,6 +43,10 @@ class Events(Policy):
     def epoch_started(self, epoch):
         if self.mode == 'fail' and epoch == 2:
             raise RuntimeError('interrupted')
+
+    def train_step_finished(self, epoch, iteration, loss):
+        if self.mode == 'sigterm' and iteration == 7 and self.model.trainer.global_rank == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def epoch_finished(self, epoch, *, train_losses, metrics=None):
         self.model.epoch_losses.append(list(train_losses))

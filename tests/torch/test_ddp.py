@@ -26,6 +26,14 @@ def run_job(out: Path, mode: str, ok: bool = True) -> subprocess.CompletedProces
     return done
 
 
+def assert_same_as(out: Path, reference: Path) -> None:
+    resumed, uninterrupted = ranks(out), ranks(reference)
+    for rank in range(2):
+        for name, tensor in uninterrupted[rank]['weights'].items():
+            assert torch.equal(resumed[rank]['weights'][name], tensor), (rank, name)
+    assert scalars(out) == scalars(reference)
+
+
 def ranks(out: Path) -> list[dict]:
     return [torch.load(out / f'rank{r}.pt', weights_only=True) for r in range(2)]
 
@@ -92,3 +100,34 @@ def test_a_custom_step_with_a_raw_backward_is_refused(tmp_path):
     failed = run_job(tmp_path, 'raw', ok=False)
     assert 'RawBackward.do_train_step called loss.backward() directly' in failed.stderr
     assert 'gradient synchronisation between processes' in failed.stderr
+
+
+def test_sigterm_saves_on_every_rank_and_resumes_exactly(tmp_path, full):
+    preempted = run_job(tmp_path, 'sigterm', ok=False)
+    assert preempted.returncode == 128 + 15, preempted.stderr[-3000:]
+    newest = sorted(os.listdir(tmp_path / 'checkpoints'))[-1]
+    assert newest.startswith('epoch=0001-step=0000000'), newest  # saved inside epoch 1, where the signal came
+    run_job(tmp_path, 'full')
+    assert_same_as(tmp_path, full)
+
+
+FORKED = """
+import numpy as np, torch
+from torch import nn
+from dpipe_lightning.batch_iter import Infinite, load_by_random_id
+from dpipe_lightning.torch import TorchModel, train_model
+rng = np.random.default_rng(0)
+ys, xs = rng.integers(0, 3, 100), rng.normal(size=(100, 6)).astype(np.float32)
+model = TorchModel(nn.Linear(6, 3), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.SGD)
+before = model.model_core.weight.clone()
+source = load_by_random_id(xs.__getitem__, ys.__getitem__, ids=range(100), random_state=0)
+train_model(model, Infinite(source, batch_size=8, batches_per_epoch=4), n_epochs=2, lr=0.1, accelerator='cpu',
+            devices=2, strategy='ddp_notebook', enable_progress_bar=False)
+print('trained weights came back:', not torch.equal(before, model.model_core.weight))
+"""
+
+
+def test_ddp_notebook_forks_trains_and_returns_the_weights():
+    done = subprocess.run([sys.executable, '-c', FORKED], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 'trained weights came back: True' in done.stdout

@@ -397,3 +397,19 @@ def test_step_level_values_are_logged_every_step_and_resume_without_duplicates(m
     run(tmp_path / 'b')
     assert scalars(tmp_path / 'b' / 'logs' / 'steps') == steps
     assert scalars(tmp_path / 'b' / 'logs') == epochs
+
+
+def test_a_policy_with_non_number_values_trains_and_logs_the_numbers(make_model, batch_iter, tmp_path):
+    from dpipe_lightning.train.policy import Switch
+
+    class Mode(TorchModel):
+        def do_train_step(self, *inputs, lr, mode):
+            self.modes.append(mode)
+            return super().do_train_step(*inputs, lr=lr)
+
+    model = make_model(Mode)
+    model.modes = []
+    train_model(model, batch_iter, n_epochs=2, lr=1e-3, mode=Switch('warm', {1: 'main'}), log_path=tmp_path,
+                enable_progress_bar=False)  # fmt: skip
+    assert model.modes == ['warm'] * 4 + ['main'] * 4
+    assert set(scalars(tmp_path)) == {'train/loss', 'policies/lr'}

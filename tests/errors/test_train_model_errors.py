@@ -1,0 +1,203 @@
+"""Misuse of ``train_model``: a clear error naming the argument, raised before any thread starts or file is written."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+
+import pytest
+import torch
+from torch import nn
+
+import dpipe_lightning._paths
+from dpipe_lightning.torch import TorchModel, train_model
+from dpipe_lightning.train.policy import Exponential, NEpochs
+
+
+def snapshot(root):
+    """Every path under ``root`` with its content (``None`` for folders)."""
+    found = {}
+    for folder, folders, files in os.walk(root):
+        for name in folders:
+            found[os.path.relpath(os.path.join(folder, name), root)] = None
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, 'rb') as file:
+                found[os.path.relpath(path, root)] = file.read()
+    return found
+
+
+class Rejects:
+    """What a case expects: the exception type and the words its message must contain."""
+
+    def __init__(self, error, *words):
+        self.error, self.words = error, words
+
+
+class NeedsAlpha(TorchModel):
+    def do_train_step(self, *inputs, lr, alpha):
+        return super().do_train_step(*inputs, lr=lr)
+
+
+# name -> (train_model arguments replacing the valid ones, what is expected)
+CASES = {
+    'model is not a TorchModel': (dict(model=nn.Linear(6, 3)), Rejects(TypeError, 'model', 'Linear', 'TorchModel')),
+    'n_epochs is 0': (dict(n_epochs=0), Rejects(ValueError, 'n_epochs', '0', 'positive int')),
+    'n_epochs is negative': (dict(n_epochs=-3), Rejects(ValueError, 'n_epochs', '-3', 'positive int')),
+    'n_epochs is a float': (dict(n_epochs=2.5), Rejects(TypeError, 'n_epochs', '2.5', 'float')),
+    'n_epochs is a string': (dict(n_epochs='3'), Rejects(TypeError, 'n_epochs', "'3'", 'str')),
+    'lr is negative': (dict(lr=-0.1), Rejects(ValueError, 'lr', '-0.1', 'non-negative')),
+    'lr is NaN': (dict(lr=math.nan), Rejects(ValueError, 'lr', 'nan', 'finite')),
+    'lr is infinite': (dict(lr=math.inf), Rejects(ValueError, 'lr', 'inf', 'finite')),
+    'lr is a string': (dict(lr='0.1'), Rejects(TypeError, 'lr', "'0.1'", 'str')),
+    'lr is a stopping policy': (dict(lr=NEpochs(3)), Rejects(TypeError, 'lr', 'NEpochs', 'value policy')),
+    'batch_iter is a number': (dict(batch_iter=5), Rejects(TypeError, 'batch_iter', 'int', 'Infinite')),
+    'batch_iter is a list': (dict(batch_iter=[(1, 2)]), Rejects(TypeError, 'batch_iter', 'list', 'callable')),
+    'a constant do_train_step does not accept': (
+        dict(alpha=0.5),
+        Rejects(TypeError, 'alpha', 'do_train_step', 'does not accept'),
+    ),
+    'a policy do_train_step does not accept': (
+        dict(momentum=Exponential(initial=0.9, multiplier=0.5)),
+        Rejects(TypeError, 'momentum', 'do_train_step', 'does not accept'),
+    ),
+    'a misspelt Trainer argument': (
+        dict(acelerator='cpu'),
+        Rejects(TypeError, 'acelerator', "Did you mean the Trainer argument 'accelerator'"),
+    ),
+    'a misspelt reserved Trainer argument': (
+        dict(max_epoch=3),
+        Rejects(TypeError, 'max_epoch', "'max_epochs'", 'use n_epochs'),
+    ),
+    'a reserved Trainer argument': (dict(max_epochs=3), Rejects(TypeError, 'max_epochs', 'use n_epochs')),
+    'logger instead of log_path': (dict(logger=False), Rejects(TypeError, 'logger', 'log_path')),
+    'gradient clipping as a Trainer argument': (
+        dict(gradient_clip_val=1.0),
+        Rejects(TypeError, 'gradient_clip_val', 'do_train_step'),
+    ),
+    'a required do_train_step keyword not given': (
+        dict(model='needs_alpha'),
+        Rejects(TypeError, 'alpha', 'requires', 'NeedsAlpha.do_train_step'),
+    ),
+    'validate is not callable': (dict(validate={'acc': 1.0}), Rejects(TypeError, 'validate', 'dict', 'function')),
+    'log_path is an existing file': (dict(log_path='file'), Rejects(ValueError, 'log_path', 'existing file')),
+    'checkpoints_path is an existing file': (
+        dict(checkpoints_path='file'),
+        Rejects(ValueError, 'checkpoints_path', 'existing file'),
+    ),
+    'checkpoints_path lies under a file': (
+        dict(checkpoints_path='file/checkpoints'),
+        Rejects(ValueError, 'checkpoints_path', 'existing file'),
+    ),
+    'log_path is a number': (dict(log_path=3), Rejects(TypeError, 'log_path', '3', 'path')),
+    'nonfinite_loss is unknown': (dict(nonfinite_loss='ignore'), Rejects(ValueError, 'nonfinite_loss', "'ignore'")),
+    'checkpoint_every_n_steps is 0': (
+        dict(checkpoint_every_n_steps=0),
+        Rejects(ValueError, 'checkpoint_every_n_steps', '0', 'positive'),
+    ),
+    'checkpoint_every_n_seconds without checkpoints_path': (
+        dict(checkpoint_every_n_seconds=10, checkpoints_path=None),
+        Rejects(ValueError, 'checkpoint_every_n_seconds', 'checkpoints_path'),
+    ),
+    'a callback that is not a Callback': (dict(callbacks=[print]), Rejects(TypeError, 'callbacks[0]', 'Callback')),
+    'an unknown accelerator': (dict(accelerator='bogus'), Rejects(ValueError, 'accelerator', "'bogus'", 'train_model')),
+    'a bad precision': (dict(precision='bogus'), Rejects(ValueError, 'precision', "'bogus'", 'Allowed precision')),
+    'devices is 0': (dict(devices=0), Rejects(ValueError, 'devices', 'devices=0', 'train_model')),
+    'devices is a list on the CPU': (
+        dict(accelerator='cpu', devices=[0, 1]),
+        Rejects(TypeError, 'devices', '[0, 1]', 'int > 0'),
+    ),
+    'an unknown strategy': (dict(strategy='nonsense'), Rejects(ValueError, 'strategy', "'nonsense'", 'train_model')),
+    'a plugin of the wrong kind': (dict(plugins=[1]), Rejects(ValueError, 'plugins', 'invalid type for plugin')),
+    'num_nodes is 0': (dict(num_nodes=0), Rejects(ValueError, 'num_nodes', 'positive integer')),
+}
+GPU_CASES = {
+    'accelerator gpu without a GPU': (dict(accelerator='gpu'), Rejects(ValueError, 'accelerator', "'gpu'", 'auto')),
+    'more CUDA devices than the machine has': (
+        dict(accelerator='cuda', devices=64),
+        Rejects(ValueError, 'accelerator', 'cuda', 'auto'),
+    ),
+}
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    (tmp_path / 'file').write_bytes(b'not a folder')
+    return tmp_path
+
+
+def call(workspace, make_model, default_batch_iter, changes):
+    arguments = dict(
+        model=make_model(),
+        batch_iter=default_batch_iter,
+        n_epochs=2,
+        lr=1e-3,
+        log_path=workspace / 'run' / 'logs',
+        checkpoints_path=workspace / 'run' / 'checkpoints',
+        enable_progress_bar=False,
+    )
+    for name, value in changes.items():
+        if name in ('log_path', 'checkpoints_path') and isinstance(value, str):
+            value = workspace / value
+        if isinstance(value, str) and value == 'needs_alpha':
+            value = make_model(NeedsAlpha)
+        arguments[name] = value
+    train_model(**arguments)
+
+
+def check_refused(workspace, make_model, batch_iter, changes, expected):
+    threads, before = set(threading.enumerate()), snapshot(workspace)
+    with pytest.raises(expected.error) as caught:
+        call(workspace, make_model, batch_iter, changes)
+    assert type(caught.value) is expected.error
+    message = str(caught.value)
+    for word in expected.words:
+        assert word in message, f'{word!r} not in {message!r}'
+    assert set(threading.enumerate()) == threads  # no worker, logger or launcher thread was ever started
+    assert not batch_iter.running
+    assert snapshot(workspace) == before  # nothing was written or changed, the run folder was not created
+    return caught.value
+
+
+@pytest.mark.parametrize(('changes', 'expected'), CASES.values(), ids=CASES.keys())
+def test_refused_before_any_work(workspace, make_model, batch_iter, changes, expected):
+    check_refused(workspace, make_model, batch_iter, changes, expected)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without a GPU')
+@pytest.mark.parametrize(('changes', 'expected'), GPU_CASES.values(), ids=GPU_CASES.keys())
+def test_gpu_settings_without_a_gpu(workspace, make_model, batch_iter, changes, expected):
+    error = check_refused(workspace, make_model, batch_iter, changes, expected)
+    # Lightning's own text is kept, and its error is the cause
+    assert str(error.__cause__) in str(error)
+    assert type(error.__cause__).__name__ == 'MisconfigurationException'
+
+
+def test_unwritable_checkpoints_path(workspace, make_model, batch_iter, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(
+        dpipe_lightning._paths.os, 'access', lambda path, mode: str(path) != str(workspace) and real_access(path, mode)
+    )
+    expected = Rejects(PermissionError, 'checkpoints_path', str(workspace), 'not a writable folder')
+    check_refused(workspace, make_model, batch_iter, {'log_path': None}, expected)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root writes into read-only folders')
+def test_read_only_log_path(workspace, make_model, batch_iter):
+    (workspace / 'locked').mkdir()
+    (workspace / 'locked').chmod(0o500)
+    try:
+        expected = Rejects(PermissionError, 'log_path', 'locked', 'not a writable folder')
+        check_refused(workspace, make_model, batch_iter, {'log_path': 'locked/logs'}, expected)
+    finally:
+        (workspace / 'locked').chmod(0o700)
+
+
+def test_an_existing_run_is_left_as_it_was(workspace, make_model, batch_iter):
+    """A refused call over a run folder with logs and checkpoints changes none of them."""
+    arguments = dict(log_path=workspace / 'run' / 'logs', checkpoints_path=workspace / 'run' / 'checkpoints')
+    train_model(make_model(), batch_iter, n_epochs=1, lr=1e-3, enable_progress_bar=False, **arguments)
+    assert (workspace / 'run' / 'checkpoints').is_dir() and (workspace / 'run' / 'logs').is_dir()
+    check_refused(workspace, make_model, batch_iter, {'precision': 'bogus'}, Rejects(ValueError, 'precision'))
+    check_refused(workspace, make_model, batch_iter, {'alpha': 1}, Rejects(TypeError, 'alpha'))
