@@ -13,7 +13,6 @@ import argparse
 import gc
 from collections.abc import Sequence
 
-import _what_if as what_if
 import numpy as np
 import torch
 from _deep_pipe import import_deep_pipe
@@ -144,11 +143,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"\n\nThe adapter's own functions:\n\n{top_functions(stats, n_steps, 10, only='dpipe_lightning/')}"
     )
     report('step-profile', profile)
-
-    print('\ncandidate fixes on the tiny MLP ...', flush=True)
-    fixes = {RAW: raw_loop, QUIET: train_model_quiet, DEFAULT: train_model_default, **what_if.VARIANTS}
-    text, _ = overhead_table(measure(tiny_mlp(), fixes, args.mlp_rounds, mlp_epochs), {}, baseline=QUIET)
-    report('step-what-if', f'{text}\n\nMachine: {machine()}.')
 
 
 if __name__ == '__main__':

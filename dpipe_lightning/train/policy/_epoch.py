@@ -1,11 +1,12 @@
 """Value policies whose value is a pure function of the epoch, fixed in ``epoch_started`` ("on time")."""
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._base import ValuePolicy, expect_keys, to_plain
-from ._checks import check_bool, check_callable, check_epoch_dict, check_int, check_real
+from ._checks import check_bool, check_epoch_dict, check_int, check_real
+from ._function import FunctionOfIndex
 
 __all__ = ['EpochValuePolicy', 'Exponential', 'LambdaEpoch', 'Schedule', 'Switch']
 
@@ -189,7 +190,7 @@ class Switch(EpochValuePolicy):
         self.value = state['value']
 
 
-class LambdaEpoch(EpochValuePolicy):
+class LambdaEpoch(FunctionOfIndex, EpochValuePolicy):
     """The value in epoch ``e`` is ``func(e, *args, **kwargs)``.
 
     Parameters
@@ -199,19 +200,3 @@ class LambdaEpoch(EpochValuePolicy):
     args, kwargs
         extra arguments for ``func``.
     """
-
-    def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self.func = check_callable(type(self).__name__, 'func', func)
-        self.args = args
-        self.kwargs = kwargs
-        self.value = self.value_at(0)
-
-    def value_at(self, epoch: int) -> Any:
-        return self.func(epoch, *self.args, **self.kwargs)
-
-    def state_dict(self) -> dict:
-        """``{'value'}``: ``func`` and its arguments are not stored, so lambdas checkpoint."""
-        return {'value': to_plain(self.value, f'{type(self).__name__}.value')}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.value = expect_keys(self, state, ('value',))['value']

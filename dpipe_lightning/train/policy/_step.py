@@ -1,11 +1,11 @@
 """Value policies that change every train step, as a pure function of the global step index."""
 
 import math
-from collections.abc import Callable
 from typing import Any
 
-from ._base import ValuePolicy, expect_keys, to_plain
-from ._checks import check_callable, check_int, check_real
+from ._base import ValuePolicy, expect_keys
+from ._checks import check_int, check_real
+from ._function import FunctionOfIndex
 
 __all__ = ['CosineAnnealing', 'LambdaStep', 'LinearWarmup', 'StepValuePolicy']
 
@@ -24,7 +24,7 @@ class StepValuePolicy(ValuePolicy):
         self.value = self.value_at(iteration)
 
 
-class LambdaStep(StepValuePolicy):
+class LambdaStep(FunctionOfIndex, StepValuePolicy):
     """The value in step ``iteration`` is ``func(iteration, *args, **kwargs)``.
 
     Parameters
@@ -34,22 +34,6 @@ class LambdaStep(StepValuePolicy):
     args, kwargs
         extra arguments for ``func``.
     """
-
-    def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self.func = check_callable(type(self).__name__, 'func', func)
-        self.args = args
-        self.kwargs = kwargs
-        self.value = self.value_at(0)
-
-    def value_at(self, iteration: int) -> Any:
-        return self.func(iteration, *self.args, **self.kwargs)
-
-    def state_dict(self) -> dict:
-        """``{'value'}``: ``func`` and its arguments are not stored, so lambdas checkpoint."""
-        return {'value': to_plain(self.value, f'{type(self).__name__}.value')}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.value = expect_keys(self, state, ('value',))['value']
 
 
 class _Ramp(StepValuePolicy):

@@ -1,0 +1,104 @@
+"""The cost of the per-step SIGTERM agreement under DDP (two CPU processes, gloo).
+
+Run: ``python benchmarks/ddp_step_sync.py``.
+
+Lightning (>= 2.5.2) runs a collective and a host sync at the start of every training step under DDP so that all
+ranks stop together on SIGTERM; ``train_model`` runs its own agreement every few steps instead (see
+``train/_preemption.py``). This script measures the median step time of a small model with the agreement every
+step, every few steps, and switched off, and writes the table to ``docs/benchmarks/ddp.md`` (``--no-write``: print).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch import nn
+
+from dpipe_lightning.torch import TorchModel, train_model
+from dpipe_lightning.train._preemption import DDPPreemption
+
+DOC = Path(__file__).resolve().parent.parent / 'docs' / 'benchmarks' / 'ddp.md'
+STEPS_PER_EPOCH, EPOCHS = 400, 3
+
+
+class StepTimes(Callback):
+    def __init__(self, switch_off: bool) -> None:
+        self.switch_off, self.times = switch_off, []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.switch_off:  # runs after train_model's own callbacks: replaces the agreement by nothing
+            trainer.fit_loop.epoch_loop._broadcast_sigterm_tensor = lambda: None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.times.append(time.perf_counter())
+
+
+def run_variant(variant: str, out: Path) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    batches = [(rng.normal(size=(32, 32)).astype(np.float32), rng.integers(0, 10, 32)) for _ in range(STEPS_PER_EPOCH)]
+    model = TorchModel(nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 10)), nn.Softmax(-1),
+                       nn.CrossEntropyLoss(), torch.optim.SGD)  # fmt: skip
+    DDPPreemption.every_n_steps = {'every': 1, 'default': DDPPreemption.every_n_steps, 'off': 1}[variant]
+    timer = StepTimes(switch_off=variant == 'off')
+    train_model(model, lambda: batches, n_epochs=EPOCHS, lr=0.01, accelerator='cpu', devices=2, strategy='ddp',
+                enable_progress_bar=False, callbacks=[timer])  # fmt: skip
+    if model.trainer.global_rank == 0:
+        gaps = np.diff(timer.times) * 1e6
+        (out / f'{variant}.json').write_text(json.dumps({'median_us': statistics.median(gaps.tolist())}))
+
+
+def main(write: bool) -> None:
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(2):
+            for variant in ('every', 'default', 'off'):  # interleaved
+                env = {**os.environ, 'DDP_STEP_SYNC_VARIANT': variant, 'DDP_STEP_SYNC_OUT': folder}
+                subprocess.run([sys.executable, __file__], env=env, check=True, capture_output=True)
+                median = json.loads((Path(folder) / f'{variant}.json').read_text())['median_us']
+                results.setdefault(variant, []).append(median)
+    every, default, off = (min(results[v]) for v in ('every', 'default', 'off'))
+    n = DDPPreemption.every_n_steps
+    table = '\n'.join([
+        '| SIGTERM agreement | median µs/step (best of 2 runs) | cost against none |',
+        '|---|--:|--:|',
+        f'| every step (Lightning\'s default) | {every:.0f} | {(every - off) / off:+.1%} |',
+        f'| every {n} steps (train_model) | {default:.0f} | {(default - off) / off:+.1%} |',
+        f'| none | {off:.0f} | |',
+    ])  # fmt: skip
+    machine = f'{os.cpu_count()} cores, {platform.processor() or platform.machine()}, torch {torch.__version__}'
+    print(table)
+    if write:
+        DOC.write_text(f"""# DDP: the per-step SIGTERM agreement
+
+Two CPU processes (gloo), a 32-64-10 MLP, batches of 32 pre-built in memory, {EPOCHS} epochs of
+{STEPS_PER_EPOCH} steps; the step time is the gap between two `on_train_batch_end` calls on rank 0. Machine:
+{machine}. Reproduce: `.venv/bin/python benchmarks/ddp_step_sync.py`.
+
+{table}
+
+Lightning runs the agreement (a collective and a host sync) at the start of every step; on gloo it costs a large
+share of a small step, and on GPUs the sync stops the host from queueing the next step ahead of the device.
+`train_model` replaces it (see `train/_preemption.py`) by an all-reduce of every rank's SIGTERM flag every
+{n} steps: all ranks still stop between the same two steps, without a deadlock, at most {n} steps after the signal
+— far inside the grace period a scheduler gives. (Lightning's own every-N option, PR #21640, is not released.)
+""")
+
+
+if __name__ == '__main__':
+    if 'DDP_STEP_SYNC_VARIANT' in os.environ:
+        run_variant(os.environ['DDP_STEP_SYNC_VARIANT'], Path(os.environ['DDP_STEP_SYNC_OUT']))
+    else:
+        main(write='--no-write' not in sys.argv)
