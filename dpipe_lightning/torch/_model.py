@@ -169,6 +169,10 @@ class TorchModel(L.LightningModule):
             return type(batch)(to_device(x, device) for x in batch)
         return to_device(batch, device)
 
+    @property
+    def _step_name(self) -> str:
+        return f'{type(self).__name__}.do_train_step'
+
     def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         """Lightning's backward (loss scaling, DDP gradient sync); see ``backward_step``."""
         self._audit.backward_through_lightning = True
@@ -177,7 +181,6 @@ class TorchModel(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         if not isinstance(batch, tuple | list):
             batch = (batch,)
-        where = f'{type(self).__name__}.do_train_step'
         self._audit.before_step(self.trainer)
         skipped = self.skipped_steps
         try:
@@ -186,17 +189,17 @@ class TorchModel(L.LightningModule):
             self.stop_requested = True
             return None
         except AssertionError as error:
-            translated = fp16_scaler_error(self.trainer, where, error)
+            translated = fp16_scaler_error(self.trainer, self._step_name, error)
             if translated is None:
                 raise
             raise translated from error
         except (RuntimeError, TypeError, ValueError, IndexError) as error:
             if type(error) not in _BATCH_ERRORS:  # e.g. CUDA out of memory, or a library's own error: unchanged
                 raise
-            raise type(error)(_batch_error_message(self, where, batch, error)) from error
+            raise type(error)(_batch_error_message(self, self._step_name, batch, error)) from error
         if self.skipped_steps != skipped:
             return None  # a skipped step has no loss to record
-        self._audit.after_step(self.trainer, where)
+        self._audit.after_step(self.trainer, self)
         return loss
 
 

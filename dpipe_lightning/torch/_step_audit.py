@@ -35,10 +35,11 @@ class StepAudit:
         self.backward_through_lightning = False
         self._raw_before, self._lightning_before = self.raw_steps, _lightning_steps(trainer)
 
-    def after_step(self, trainer: L.Trainer, where: str) -> None:
-        """Call after ``do_train_step``; raises ``RuntimeError`` if it bypassed Lightning where that matters."""
+    def after_step(self, trainer: L.Trainer, model: object) -> None:
+        """Call after ``model.do_train_step``; raises ``RuntimeError`` if it bypassed Lightning where that matters."""
         if not _bypass_matters(trainer):
             return
+        where = f'{type(model).__name__}.do_train_step'
         lightning_steps = _lightning_steps(trainer) - self._lightning_before
         raw_only = self.raw_steps - self._raw_before - lightning_steps
         if raw_only > 0:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
 import threading
 
 import numpy as np
@@ -21,16 +20,6 @@ from dpipe_lightning.datasets import MNIST, write_mnist
 from dpipe_lightning.layers import PyramidPooling
 from dpipe_lightning.torch import TorchModel
 from dpipe_lightning.train.policy import CosineAnnealing, Exponential, MetricStop, NEpochs, Schedule
-
-
-def snapshot(root):
-    found = {}
-    for folder, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as file:
-                found[os.path.relpath(path, root)] = file.read()
-    return found
 
 
 def check(build, error, *words):
@@ -218,7 +207,7 @@ def test_mnist_folder_is_a_file(mnist_folder):
     [('train-images-idx3-ubyte.gz', [2049, 5, 28, 28], 2051), ('train-labels-idx1-ubyte.gz', [2051, 5], 2049)],
     ids=['images', 'labels'],
 )
-def test_mnist_wrong_magic_number(mnist_folder, name, header, expected):
+def test_mnist_wrong_magic_number(snapshot, mnist_folder, name, header, expected):
     with gzip.open(mnist_folder / name, 'wb') as file:
         file.write(np.array(header, dtype='>u4').tobytes() + bytes(int(np.prod(header[1:]))))
     before = snapshot(mnist_folder)

@@ -15,19 +15,6 @@ from dpipe_lightning.torch import TorchModel, train_model
 from dpipe_lightning.train.policy import Exponential, NEpochs
 
 
-def snapshot(root):
-    """Every path under ``root`` with its content (``None`` for folders)."""
-    found = {}
-    for folder, folders, files in os.walk(root):
-        for name in folders:
-            found[os.path.relpath(os.path.join(folder, name), root)] = None
-        for name in files:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as file:
-                found[os.path.relpath(path, root)] = file.read()
-    return found
-
-
 class Rejects:
     """What a case expects: the exception type and the words its message must contain."""
 
@@ -146,7 +133,7 @@ def call(workspace, make_model, default_batch_iter, changes):
     train_model(**arguments)
 
 
-def check_refused(workspace, make_model, batch_iter, changes, expected):
+def check_refused(snapshot, workspace, make_model, batch_iter, changes, expected):
     threads, before = set(threading.enumerate()), snapshot(workspace)
     with pytest.raises(expected.error) as caught:
         call(workspace, make_model, batch_iter, changes)
@@ -161,43 +148,43 @@ def check_refused(workspace, make_model, batch_iter, changes, expected):
 
 
 @pytest.mark.parametrize(('changes', 'expected'), CASES.values(), ids=CASES.keys())
-def test_refused_before_any_work(workspace, make_model, batch_iter, changes, expected):
-    check_refused(workspace, make_model, batch_iter, changes, expected)
+def test_refused_before_any_work(snapshot, workspace, make_model, batch_iter, changes, expected):
+    check_refused(snapshot, workspace, make_model, batch_iter, changes, expected)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without a GPU')
 @pytest.mark.parametrize(('changes', 'expected'), GPU_CASES.values(), ids=GPU_CASES.keys())
-def test_gpu_settings_without_a_gpu(workspace, make_model, batch_iter, changes, expected):
-    error = check_refused(workspace, make_model, batch_iter, changes, expected)
+def test_gpu_settings_without_a_gpu(snapshot, workspace, make_model, batch_iter, changes, expected):
+    error = check_refused(snapshot, workspace, make_model, batch_iter, changes, expected)
     # Lightning's own text is kept, and its error is the cause
     assert str(error.__cause__) in str(error)
     assert type(error.__cause__).__name__ == 'MisconfigurationException'
 
 
-def test_unwritable_checkpoints_path(workspace, make_model, batch_iter, monkeypatch):
+def test_unwritable_checkpoints_path(snapshot, workspace, make_model, batch_iter, monkeypatch):
     real_access = os.access
     monkeypatch.setattr(
         dpipe_lightning._paths.os, 'access', lambda path, mode: str(path) != str(workspace) and real_access(path, mode)
     )
     expected = Rejects(PermissionError, 'checkpoints_path', str(workspace), 'not a writable folder')
-    check_refused(workspace, make_model, batch_iter, {'log_path': None}, expected)
+    check_refused(snapshot, workspace, make_model, batch_iter, {'log_path': None}, expected)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason='root writes into read-only folders')
-def test_read_only_log_path(workspace, make_model, batch_iter):
+def test_read_only_log_path(snapshot, workspace, make_model, batch_iter):
     (workspace / 'locked').mkdir()
     (workspace / 'locked').chmod(0o500)
     try:
         expected = Rejects(PermissionError, 'log_path', 'locked', 'not a writable folder')
-        check_refused(workspace, make_model, batch_iter, {'log_path': 'locked/logs'}, expected)
+        check_refused(snapshot, workspace, make_model, batch_iter, {'log_path': 'locked/logs'}, expected)
     finally:
         (workspace / 'locked').chmod(0o700)
 
 
-def test_an_existing_run_is_left_as_it_was(workspace, make_model, batch_iter):
+def test_an_existing_run_is_left_as_it_was(snapshot, workspace, make_model, batch_iter):
     """A refused call over a run folder with logs and checkpoints changes none of them."""
     arguments = dict(log_path=workspace / 'run' / 'logs', checkpoints_path=workspace / 'run' / 'checkpoints')
     train_model(make_model(), batch_iter, n_epochs=1, lr=1e-3, enable_progress_bar=False, **arguments)
     assert (workspace / 'run' / 'checkpoints').is_dir() and (workspace / 'run' / 'logs').is_dir()
-    check_refused(workspace, make_model, batch_iter, {'precision': 'bogus'}, Rejects(ValueError, 'precision'))
-    check_refused(workspace, make_model, batch_iter, {'alpha': 1}, Rejects(TypeError, 'alpha'))
+    check_refused(snapshot, workspace, make_model, batch_iter, {'precision': 'bogus'}, Rejects(ValueError, 'precision'))
+    check_refused(snapshot, workspace, make_model, batch_iter, {'alpha': 1}, Rejects(TypeError, 'alpha'))

@@ -18,26 +18,15 @@ from dpipe_lightning.batch_iter import Infinite, PipelineError, load_by_random_i
 from dpipe_lightning.torch import TorchModel, train_model
 
 
-def snapshot(root):
-    """Every file under ``root`` with its content."""
-    found = {}
-    for folder, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as file:
-                found[os.path.relpath(path, root)] = file.read()
-    return found
-
-
 class SnapshotAt(Callback):
     """Records the run folder when ``epoch`` starts, i.e. after every earlier epoch's logs and checkpoint."""
 
-    def __init__(self, root, epoch=1):
-        self.root, self.epoch, self.files = root, epoch, None
+    def __init__(self, snapshot, root, epoch=1):
+        self.snapshot, self.root, self.epoch, self.files = snapshot, root, epoch, None
 
     def on_train_epoch_start(self, trainer, pl_module):
         if trainer.current_epoch == self.epoch:
-            self.files = snapshot(self.root)
+            self.files = self.snapshot(self.root)
 
 
 def fit(model, batch_iter, root, n_epochs=2, **kwargs):
@@ -89,7 +78,7 @@ BATCHES = {
 
 
 @pytest.mark.parametrize(('loaders', 'error', 'words'), BATCHES.values(), ids=BATCHES.keys())
-def test_a_batch_the_model_cannot_take(model, blobs, tmp_path, loaders, error, words):
+def test_a_batch_the_model_cannot_take(snapshot, model, blobs, tmp_path, loaders, error, words):
     batch_iter, threads = loading(blobs, *loaders(blobs)), set(threading.enumerate())
     with pytest.raises(error) as caught:
         fit(model, batch_iter, tmp_path)
@@ -122,7 +111,7 @@ def test_errors_of_other_types_pass_unchanged(blobs, tmp_path, make_model, make_
     assert caught.value.__cause__ is None
 
 
-def test_do_train_step_returning_a_float(blobs, tmp_path, make_model, make_batch_iter):
+def test_do_train_step_returning_a_float(snapshot, blobs, tmp_path, make_model, make_batch_iter):
     class ReturnsFloat(TorchModel):
         def do_train_step(self, *inputs, lr):
             return float(super().do_train_step(*inputs, lr=lr))
@@ -154,8 +143,8 @@ def failing_in_epoch_1(bad):
     ],
     ids=['not a dict', 'a string metric', 'a None metric', 'a ragged metric'],
 )
-def test_validate_returning_non_numbers(model, batch_iter, tmp_path, bad, words):
-    spy, threads = SnapshotAt(tmp_path), set(threading.enumerate())
+def test_validate_returning_non_numbers(snapshot, model, batch_iter, tmp_path, bad, words):
+    spy, threads = SnapshotAt(snapshot, tmp_path), set(threading.enumerate())
     with pytest.raises(TypeError) as caught:
         fit(model, batch_iter, tmp_path, validate=failing_in_epoch_1(bad), callbacks=[spy])
     for word in words:
@@ -171,8 +160,8 @@ class DivergesInEpoch1(TorchModel):
         return loss * float('nan') if self.current_epoch == 1 else loss
 
 
-def test_nan_loss(blobs, tmp_path, make_model, make_batch_iter):
-    batch_iter, spy, threads = make_batch_iter(blobs), SnapshotAt(tmp_path), set(threading.enumerate())
+def test_nan_loss(snapshot, blobs, tmp_path, make_model, make_batch_iter):
+    batch_iter, spy, threads = make_batch_iter(blobs), SnapshotAt(snapshot, tmp_path), set(threading.enumerate())
     with pytest.raises(FloatingPointError, match=r'epoch 1, step 4') as caught:
         fit(make_model(DivergesInEpoch1), batch_iter, tmp_path, n_epochs=3, callbacks=[spy])
     assert 'nonfinite_loss' in str(caught.value) and 'nan' in str(caught.value)
@@ -180,7 +169,7 @@ def test_nan_loss(blobs, tmp_path, make_model, make_batch_iter):
     assert_stopped(batch_iter, threads)
 
 
-def test_a_loader_raising(model, blobs, tmp_path):
+def test_a_loader_raising(snapshot, model, blobs, tmp_path):
     # an id first drawn in epoch 1 (items 32..63 of the stream)
     drawn = list(itertools.islice(sample(blobs.ids, random_state=0), 64))
     bad_id = next(i for i in drawn[32:] if i not in drawn[:32])
@@ -190,7 +179,11 @@ def test_a_loader_raising(model, blobs, tmp_path):
             raise OSError(f'cannot read image {i}')
         return blobs.xs[i]
 
-    batch_iter, spy, threads = loading(blobs, load_x, blobs.load_y), SnapshotAt(tmp_path), set(threading.enumerate())
+    batch_iter, spy, threads = (
+        loading(blobs, load_x, blobs.load_y),
+        SnapshotAt(snapshot, tmp_path),
+        set(threading.enumerate()),
+    )
     with pytest.raises(PipelineError) as caught:
         fit(model, batch_iter, tmp_path, callbacks=[spy])
     message = str(caught.value)
@@ -217,8 +210,8 @@ def fail_checkpoints_after_the_first(monkeypatch, error):
     monkeypatch.setattr(torch, 'save', save)
 
 
-def check_checkpoint_failure(model, batch_iter, tmp_path, expected, strerror):
-    spy, threads = SnapshotAt(tmp_path / 'checkpoints'), set(threading.enumerate())
+def check_checkpoint_failure(snapshot, model, batch_iter, tmp_path, expected, strerror):
+    spy, threads = SnapshotAt(snapshot, tmp_path / 'checkpoints'), set(threading.enumerate())
     with pytest.raises(OSError) as caught:
         fit(model, batch_iter, tmp_path, callbacks=[spy])
     error = caught.value
@@ -230,12 +223,12 @@ def check_checkpoint_failure(model, batch_iter, tmp_path, expected, strerror):
     assert_stopped(batch_iter, threads)
 
 
-def test_disk_full_while_checkpointing(model, batch_iter, tmp_path, monkeypatch):
+def test_disk_full_while_checkpointing(snapshot, model, batch_iter, tmp_path, monkeypatch):
     fail_checkpoints_after_the_first(monkeypatch, OSError(errno.ENOSPC, 'No space left on device'))
-    check_checkpoint_failure(model, batch_iter, tmp_path, OSError, 'No space left on device')
+    check_checkpoint_failure(snapshot, model, batch_iter, tmp_path, OSError, 'No space left on device')
 
 
-def test_permission_lost_while_checkpointing(model, batch_iter, tmp_path, monkeypatch):
+def test_permission_lost_while_checkpointing(snapshot, model, batch_iter, tmp_path, monkeypatch):
     real_mkstemp, folder = tempfile.mkstemp, str(tmp_path / 'checkpoints')
 
     def mkstemp(*args, dir=None, **kwargs):
@@ -244,7 +237,7 @@ def test_permission_lost_while_checkpointing(model, batch_iter, tmp_path, monkey
         return real_mkstemp(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(tempfile, 'mkstemp', mkstemp)
-    check_checkpoint_failure(model, batch_iter, tmp_path, PermissionError, 'Permission denied')
+    check_checkpoint_failure(snapshot, model, batch_iter, tmp_path, PermissionError, 'Permission denied')
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason='root writes into read-only folders')

@@ -1,0 +1,23 @@
+"""Fixtures of the error tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def read_tree(root) -> dict[str, bytes]:
+    """Every file under ``root`` with its content: compared before and after, it shows that nothing was written."""
+    found = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, 'rb') as file:
+                found[os.path.relpath(path, root)] = file.read()
+    return found
+
+
+@pytest.fixture
+def snapshot():
+    return read_tree
