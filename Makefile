@@ -10,7 +10,11 @@ TORCH_DEV := torch==2.13.0
 # pip's notes about unused local index folders are noise
 QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
 
-.PHONY: venv demo test test-gpu docs lint format bench clean
+# the oldest Lightning setup.cfg admits; `make test-floor` runs the suite against it
+FLOOR_LIGHTNING := 2.6.4
+FLOOR := .venv-floor
+
+.PHONY: venv demo test test-floor test-gpu docs lint format bench clean
 
 venv: $(STAMP)
 
@@ -28,6 +32,20 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# the suite (without the slow subprocess tests) on the oldest supported Lightning: a venv holding only
+# lightning==$(FLOOR_LIGHTNING) that reads every other package from .venv (so nothing else is downloaded twice)
+$(FLOOR)/.installed: $(STAMP)
+	test -x $(FLOOR)/bin/python || $(PYTHON) -m venv $(FLOOR)
+	echo "import site; site.addsitedir('$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')')" \
+		> "$$($(FLOOR)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/zz-dev-venv.pth"
+	$(FLOOR)/bin/python -m pip install -q --no-deps 'lightning==$(FLOOR_LIGHTNING)' 'pytorch-lightning==$(FLOOR_LIGHTNING)' \
+		2>&1 | $(QUIET_PIP)
+	$(FLOOR)/bin/python -c 'import lightning, pytorch_lightning; assert lightning.__version__ == "$(FLOOR_LIGHTNING)"'
+	touch $@
+
+test-floor: $(FLOOR)/.installed
+	$(FLOOR)/bin/python -m pytest -q -m 'not slow'
 
 # the checks that need a CUDA GPU (skipped elsewhere); needs a CUDA build of torch in .venv
 test-gpu: $(STAMP)
@@ -51,4 +69,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf runs build dist *.egg-info
+	rm -rf runs build dist *.egg-info $(FLOOR)

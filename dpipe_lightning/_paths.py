@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ._checks import reject
+
 
 def expand_path(path: str | os.PathLike) -> Path:
     """``Path(path)`` with ``~`` expanded; a clear ``TypeError`` for anything that is not a path."""
     if not isinstance(path, str | os.PathLike):
-        raise TypeError(f'Expected a path (str or os.PathLike), got {path!r} of type {type(path).__name__}.')
+        reject(TypeError, 'the path', 'a str or os.PathLike', path)
     return Path(os.path.expanduser(os.fspath(path)))
 
 
@@ -22,7 +24,7 @@ def check_folder_argument(name: str, path: str | os.PathLike | None) -> Path | N
     if path is None:
         return None
     if not isinstance(path, str | os.PathLike):
-        raise TypeError(f'{name} must be a path (str or os.PathLike) or None, got {path!r}.')
+        reject(TypeError, name, 'a path (str or os.PathLike) or None', path)
     folder = expand_path(path)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f'{name}={str(path)!r} is an existing file; expected a folder (existing or not).')

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import short_repr
+from .._checks import check_number
 
 
 def combine_batches(inputs: Sequence[Sequence[Any]]) -> tuple[tuple[Any, ...], ...]:
@@ -28,8 +28,7 @@ def combine_to_arrays(inputs: Sequence[Sequence[Any]]) -> tuple[np.ndarray, ...]
 
 
 def _check_ratio(ratio: float) -> float:
-    if not 0 <= ratio <= 1:
-        raise ValueError(f'ratio must be in [0, 1], got {short_repr(ratio)}')
+    check_number('ratio', ratio, minimum=0, maximum=1)
     return ratio
 
 

@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from .._checks import callable_name, check_callable, check_choice, check_int, reject
 from ._base import BatchIter
-from ._checks import callable_name, check_callable, check_non_negative_int, check_positive_int, short_repr
 from ._combiners import combine_to_arrays
 from ._jobs import BatchJob
 from ._pipeline import LoadingPipeline
@@ -25,8 +25,8 @@ def _resolve_batches_per_epoch(batches_per_epoch: Any, n_iters_per_epoch: Any) -
     if batches_per_epoch is None and n_iters_per_epoch is None:
         raise TypeError('Infinite needs batches_per_epoch (or its old name n_iters_per_epoch), got neither')
     if batches_per_epoch is None:
-        return check_positive_int('n_iters_per_epoch', n_iters_per_epoch)
-    value = check_positive_int('batches_per_epoch', batches_per_epoch)
+        return check_int('n_iters_per_epoch', n_iters_per_epoch, minimum=1)
+    value = check_int('batches_per_epoch', batches_per_epoch, minimum=1)
     if n_iters_per_epoch is not None and n_iters_per_epoch != value:
         raise TypeError(
             'batches_per_epoch and n_iters_per_epoch are the same parameter (old and new name) and differ: '
@@ -105,16 +105,14 @@ class Infinite(BatchIter):
         workers: str = 'thread',
     ) -> None:
         if not isinstance(source, Iterable):
-            raise TypeError(f'source must be an iterable (e.g. `sample(...)`), got {short_repr(source)}')
+            reject(TypeError, 'source', 'an iterable (e.g. `sample(...)`)', source)
         self.transformers = tuple(check_callable(f'transformers[{i}]', t) for i, t in enumerate(transformers))
-        self.batch_size = check_positive_int('batch_size', batch_size)
+        self.batch_size = check_int('batch_size', batch_size, minimum=1)
         self.batches_per_epoch = _resolve_batches_per_epoch(batches_per_epoch, n_iters_per_epoch)
-        self.buffer_size = check_positive_int('buffer_size', buffer_size)
+        self.buffer_size = check_int('buffer_size', buffer_size, minimum=1)
         self.combiner = check_callable('combiner', combiner)
-        self.n_workers = check_positive_int('n_workers', n_workers)
-        if workers not in _WORKER_KINDS:
-            raise ValueError(f"workers must be 'thread' or 'process', got {short_repr(workers)}")
-        self.workers = workers
+        self.n_workers = check_int('n_workers', n_workers, minimum=1)
+        self.workers = check_choice('workers', workers, _WORKER_KINDS)
         self.source = source
         self.seekable = is_seekable(source)
         self.random_access = has_random_access(source)
@@ -137,7 +135,7 @@ class Infinite(BatchIter):
 
     @n_iters_per_epoch.setter
     def n_iters_per_epoch(self, value: int) -> None:
-        self.batches_per_epoch = check_positive_int('n_iters_per_epoch', value)
+        self.batches_per_epoch = check_int('n_iters_per_epoch', value, minimum=1)
 
     def _job(self) -> BatchJob:
         return BatchJob(self.source if self.random_access else None, self.transformers, self.combiner, self.batch_size)
@@ -252,17 +250,17 @@ class Infinite(BatchIter):
         the source continues from wherever it is, so resume is not exact.
         """
         if not isinstance(state, Mapping):
-            raise TypeError(f'state must be a dict from Infinite.state_dict(), got {short_repr(state)}')
+            reject(TypeError, 'state', 'a dict from Infinite.state_dict()', state)
         missing = {'version', 'batches_consumed', 'items_consumed', 'source_position'} - set(state)
         if missing:
             raise ValueError(f'state is missing the keys {sorted(missing)}: not an Infinite.state_dict()')
         if state['version'] != _STATE_VERSION:
             raise ValueError(f'unsupported state version {state["version"]!r}, expected {_STATE_VERSION}')
-        batches = check_non_negative_int("state['batches_consumed']", state['batches_consumed'])
-        items = check_non_negative_int("state['items_consumed']", state['items_consumed'])
+        batches = check_int("state['batches_consumed']", state['batches_consumed'], minimum=0)
+        items = check_int("state['items_consumed']", state['items_consumed'], minimum=0)
         position = state['source_position']
         if position is not None:
-            position = check_non_negative_int("state['source_position']", position)
+            position = check_int("state['source_position']", position, minimum=0)
 
         self.close()
         self._batches_consumed, self._items_consumed = batches, items

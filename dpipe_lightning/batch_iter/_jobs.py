@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from ._checks import callable_name
+from .._checks import callable_name
 from ._errors import Failure
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import short_repr
+from .._checks import reject
 
 RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 
@@ -17,16 +17,14 @@ BLOCK_SIZE = 1024
 
 def check_random_state(value: RandomStateLike) -> RandomStateLike:
     """Validate ``random_state``: None, an int seed >= 0, ``np.random.RandomState`` or ``Generator``."""
+    expected = 'None, an int seed >= 0, np.random.RandomState or np.random.Generator'
     if value is None or isinstance(value, (np.random.RandomState, np.random.Generator)):
         return value
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError(f'random_state must be a non-negative int seed, got {value}')
-        return int(value)
-    raise TypeError(
-        'random_state must be None, a non-negative int seed, np.random.RandomState or np.random.Generator, '
-        f'got {short_repr(value)}'
-    )
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        reject(TypeError, 'random_state', expected, value)
+    if value < 0:
+        reject(ValueError, 'random_state', expected, value)
+    return int(value)
 
 
 def _global_uniform() -> float:

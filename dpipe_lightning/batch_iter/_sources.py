@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from ._checks import callable_name, check_callable, check_non_negative_int, short_repr, shortened_repr
+from .._checks import callable_name, check_callable, check_int, describe, reject, shortened_repr
 from ._errors import mark_stage
 from ._random import (
     BLOCK_SIZE,
@@ -63,7 +63,7 @@ class SeekableSource(ABC, Iterator[T], Generic[T]):
 
     def seek(self, position: int) -> None:
         """Move to ``position`` (O(1))."""
-        self._position = check_non_negative_int('position', position)
+        self._position = check_int('position', position, minimum=0)
 
     def set_rank(self, rank: int, world_size: int) -> None:
         """Select the stream of ``rank`` out of ``world_size``; the base class has a single stream."""
@@ -102,12 +102,10 @@ def has_random_access(source: object) -> bool:
 
 def check_rank(rank: int, world_size: int) -> tuple[int, int]:
     """Validate a ``(rank, world_size)`` pair: ``0 <= rank < world_size``."""
-    world_size = int(check_non_negative_int('world_size', world_size))
-    if world_size == 0:
-        raise ValueError('world_size must be a positive int, got 0')
-    rank = check_non_negative_int('rank', rank)
+    world_size = check_int('world_size', world_size, minimum=1)
+    rank = check_int('rank', rank, minimum=0)
     if rank >= world_size:
-        raise ValueError(f'rank must be in range(world_size) = range({world_size}), got {rank}')
+        reject(ValueError, 'rank', f'in range(world_size) = range({world_size})', rank)
     return rank, world_size
 
 
@@ -148,7 +146,7 @@ def _check_sequence(name: str, sequence: Any) -> Sequence:
     if isinstance(sequence, (Mapping, str, bytes)) or not (
         hasattr(sequence, '__len__') and hasattr(sequence, '__getitem__')
     ):
-        raise TypeError(f'{name} must be a sequence (list, tuple, array, ...), got {short_repr(sequence)}')
+        reject(TypeError, name, 'a sequence (list, tuple, array, ...)', sequence)
     if len(sequence) == 0:
         raise ValueError(f'{name} must not be empty')
     return sequence
@@ -160,14 +158,14 @@ def _probabilities(weights: Any, size: int, sequence_name: str) -> np.ndarray | 
     try:
         array = np.asarray(weights, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f'weights must be a 1-d sequence of numbers, got {short_repr(weights)}') from None
+        raise ValueError(f'weights must be a 1-d sequence of numbers, got {describe(weights)}') from None
     if array.ndim != 1 or len(array) != size:
         raise ValueError(
             f'weights must have one entry per element of {sequence_name}: '
             f'expected length {size}, got shape {array.shape}'
         )
     if not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise ValueError(f'weights must be finite and >= 0, got {short_repr(weights)}')
+        raise ValueError(f'weights must be finite and >= 0, got {describe(weights)}')
     total = array.sum()
     if not total > 0:
         raise ValueError('weights must have at least one entry > 0, got all zeros')

@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._checks import callable_name, check_callable, short_repr
+from .._checks import callable_name, check_callable, check_number, reject
 from ._random import RandomStateLike, uniform_sampler
 
 __all__ = ['apply_at', 'multiply', 'random_apply', 'sample_args', 'unpack_args', 'zip_apply']
@@ -79,7 +79,7 @@ def _check_index(index: Any) -> tuple[int, ...]:
         return (int(index),)
     if isinstance(index, Sequence) and index and all(map(is_int, index)):
         return tuple(map(int, index))
-    raise TypeError(f'index must be an int or a non-empty sequence of ints, got {short_repr(index)}')
+    reject(TypeError, 'index', 'an int or a non-empty sequence of ints', index)
 
 
 def apply_at(index: int | Sequence[int], func: Callable, *args: Any, **kwargs: Any) -> Callable:
@@ -120,8 +120,7 @@ def random_apply(p: float, func: Callable, *args: Any, random_state: RandomState
         are reproducible only with ``n_workers=1`` (with ``workers='process'`` each worker process draws from
         its own copy of the stream).
     """
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f'p must be a probability in [0, 1], got {short_repr(p)}')
+    check_number('p', p, minimum=0, maximum=1)
     check_callable('func', func)
     draw = uniform_sampler(random_state)
     return _Named(f'random_apply({p}, {callable_name(func)})', _random_apply, p, draw, func, args, kwargs)

@@ -1,11 +1,10 @@
 """scikit-learn's bundled handwritten digits, shaped like MNIST."""
 
-from numbers import Integral, Real
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_int, check_number
 from ._base import ImageLabelDataset
 from ._split import train_val_split
 
@@ -44,14 +43,8 @@ class Digits(ImageLabelDataset):
     """
 
     def __init__(self, size: int = 28, max_value: float = 255.0) -> None:
-        if isinstance(size, bool) or not isinstance(size, Integral):
-            raise TypeError(f'size must be an int >= {ORIGINAL_SIZE}, got {size!r} of type {type(size).__name__}')
-        if size < ORIGINAL_SIZE:
-            raise ValueError(f'size must be an int >= {ORIGINAL_SIZE}, got {size}')
-        if isinstance(max_value, bool) or not isinstance(max_value, Real):
-            raise TypeError(f'max_value must be a positive finite number, got {max_value!r}')
-        if not 0 < max_value < np.inf:
-            raise ValueError(f'max_value must be a positive finite number, got {max_value!r}')
+        check_int('size', size, minimum=ORIGINAL_SIZE)
+        check_number('max_value', max_value, minimum=0, strict=True)
         try:
             from sklearn.datasets import load_digits
         except ImportError as error:

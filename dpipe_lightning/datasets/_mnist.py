@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import reject
 from ._base import ImageLabelDataset
 from ._idx import IMAGES_FILE, IMAGES_MAGIC, LABELS_FILE, LABELS_MAGIC, read_idx, write_idx
 
@@ -61,10 +62,7 @@ class MNIST(ImageLabelDataset):
 
     def __init__(self, folder: str | os.PathLike) -> None:
         if not isinstance(folder, str | os.PathLike):
-            raise TypeError(
-                f'MNIST folder must be a path (str or os.PathLike) to a folder with {_EXPECTED_FILES}, '
-                f'got {folder!r} of type {type(folder).__name__}'
-            )
+            reject(TypeError, 'MNIST folder', f'a path (str or os.PathLike) to a folder with {_EXPECTED_FILES}', folder)
         folder = Path(folder).expanduser()
         if not folder.exists():
             raise FileNotFoundError(f'MNIST folder {folder} not found: expected a folder with {_EXPECTED_FILES}')

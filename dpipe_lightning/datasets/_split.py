@@ -1,10 +1,11 @@
 """A seeded train/validation split of identifiers."""
 
 from collections.abc import Sequence
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+
+from .._checks import check_int, check_number
 
 __all__ = ['train_val_split']
 
@@ -52,10 +53,9 @@ def train_val_split(
     ([0, 1, 2, 3, 5, 6, 9], [4, 7, 8])
     """
     ids = list(ids)
-    if not isinstance(val_fraction, Real) or not 0 < val_fraction < 1:
-        raise ValueError(f'val_fraction must be a number in (0, 1), got {val_fraction!r}')
-    if random_state is not None and (isinstance(random_state, bool) or not isinstance(random_state, Integral)):
-        raise TypeError(f'random_state must be an int or None, got {random_state!r}')
+    check_number('val_fraction', val_fraction, minimum=0, maximum=1, strict=True)
+    if random_state is not None:
+        check_int('random_state', random_state)
     n_val = int(np.floor(len(ids) * val_fraction + 0.5))
     if not 0 < n_val < len(ids):
         raise ValueError(

@@ -1,20 +1,13 @@
 """Spatial pyramid pooling."""
 
 from collections.abc import Callable
-from numbers import Integral
 
 import torch
 from torch import nn
 
+from .._checks import check_callable, check_int
+
 __all__ = ['PyramidPooling']
-
-
-def _check_levels(levels: object, name: str = 'levels') -> int:
-    if isinstance(levels, bool) or not isinstance(levels, Integral):
-        raise TypeError(f'{name} must be a positive int, got {levels!r} of type {type(levels).__name__}')
-    if levels < 1:
-        raise ValueError(f'{name} must be a positive int, got {levels!r}')
-    return int(levels)
 
 
 class PyramidPooling(nn.Module):
@@ -50,13 +43,8 @@ class PyramidPooling(nn.Module):
 
     def __init__(self, pooling: Callable[..., torch.Tensor], levels: int = 1) -> None:
         super().__init__()
-        if not callable(pooling):
-            raise TypeError(
-                f'pooling must be a callable such as torch.nn.functional.max_pool2d, '
-                f'got {pooling!r} of type {type(pooling).__name__}'
-            )
-        self.pooling = pooling
-        self.levels = _check_levels(levels)
+        self.pooling = check_callable('pooling', pooling, 'a callable such as torch.nn.functional.max_pool2d')
+        self.levels = check_int('levels', levels, minimum=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim < 3:
@@ -105,8 +93,8 @@ class PyramidPooling(nn.Module):
         ndim
             the number of spatial dimensions.
         """
-        levels = _check_levels(levels)
-        ndim = _check_levels(ndim, 'ndim')
+        levels = check_int('levels', levels, minimum=1)
+        ndim = check_int('ndim', ndim, minimum=1)
         return sum(2 ** (ndim * level) for level in range(levels))
 
     @staticmethod

@@ -1,38 +1,35 @@
-"""Checking and sorting ``train_model``'s arguments before any work starts; Lightning's errors in its terms."""
+"""``train_model``'s arguments: every one checked, and sorted, before any work starts."""
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import inspect
+import io
 import math
-from collections.abc import Iterator, Mapping
-from numbers import Integral, Real
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.loggers import Logger
 
+from .._checks import check_callable, check_choice, check_int, check_number, plain_signature, reject
+from .._paths import check_folder_argument
+from ..train._stream import as_batch_iter, batches_per_epoch
 from ..train.policy import Constant, Policy, ValuePolicy
+from ._model import TorchModel
 
-__all__ = [
-    'RESERVED_TRAINER_ARGUMENTS',
-    'build_trainer',
-    'check_callbacks',
-    'check_checkpoint_intervals',
-    'check_do_train_step',
-    'check_n_epochs',
-    'check_nonfinite_loss',
-    'check_validate',
-    'lightning_errors_in_our_terms',
-    'make_lr_policy',
-    'plain_signature',
-    'sort_kwargs',
-]
+__all__ = ['RESERVED_TRAINER_ARGUMENTS', 'TrainArguments', 'check_arguments']
 
 _TRAINER_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters) - {'self'}
+_OWN_ARGUMENTS = (
+    'n_epochs', 'lr', 'log_path', 'checkpoints_path', 'validate',
+    'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss',
+)  # fmt: skip
 
 #: Trainer arguments that train_model controls itself, with what to use instead.
 RESERVED_TRAINER_ARGUMENTS: Mapping[str, str] = {
@@ -60,30 +57,77 @@ RESERVED_TRAINER_ARGUMENTS: Mapping[str, str] = {
 }
 
 
-def check_n_epochs(n_epochs: Any) -> int:
-    """``n_epochs`` must be a positive int."""
-    if isinstance(n_epochs, bool) or not isinstance(n_epochs, Integral):
-        raise TypeError(f'n_epochs must be a positive int, got {n_epochs!r} of type {type(n_epochs).__name__}.')
-    if n_epochs <= 0:
-        raise ValueError(f'n_epochs must be a positive int, got {n_epochs}.')
-    return int(n_epochs)
+@dataclass
+class TrainArguments:
+    """``train_model``'s arguments, checked and sorted by kind."""
+
+    model: TorchModel
+    batch_iter: Any  # a context manager whose call gives one epoch's batches
+    epoch_length: int | None
+    n_epochs: int
+    policies: dict[str, Policy]  # the user's in call order, then lr
+    constants: dict[str, Any]
+    validate: Callable[[], Mapping[str, Any]] | None
+    log_path: Path | Logger | None
+    checkpoints: Path | None
+    every_n_steps: int | None
+    every_n_seconds: float | None
+    skip_nonfinite: bool
+    trainer_kwargs: dict[str, Any]  # the Trainer arguments given, without callbacks and plugins
+    callbacks: list[Callback]
+    plugins: list[Any]
 
 
-def make_lr_policy(lr: Any) -> ValuePolicy:
-    """A number becomes ``Constant(lr)``; a value policy is used as is."""
-    if isinstance(lr, ValuePolicy):
-        return lr
-    if isinstance(lr, Policy):
-        raise TypeError(f'lr must be a number or a value policy (with a .value), got the policy {lr!r}.')
-    if isinstance(lr, bool) or not isinstance(lr, Real):
-        raise TypeError(f'lr must be a non-negative number or a value policy, got {lr!r} of type {type(lr).__name__}.')
-    if not math.isfinite(lr) or lr < 0:
-        raise ValueError(f'lr must be a finite non-negative number, got {lr!r}.')
-    return Constant(float(lr))
+def check_arguments(
+    model: Any,
+    batch_iter: Any,
+    n_epochs: Any,
+    lr: Any,
+    log_path: Any,
+    checkpoints_path: Any,
+    validate: Any,
+    every_n_steps: Any,
+    every_n_seconds: Any,
+    nonfinite_loss: Any,
+    kwargs: Mapping[str, Any],
+) -> TrainArguments:
+    """Check every argument (a clear error naming it) and sort the keyword arguments by kind."""
+    if not isinstance(model, TorchModel):
+        reject(TypeError, 'model', 'a dpipe_lightning.torch.TorchModel', model)
+    trainer_kwargs, policies, constants = _sort_kwargs(kwargs)
+    policies['lr'] = _lr_policy(lr)
+    _check_do_train_step(model, [*(n for n, p in policies.items() if isinstance(p, ValuePolicy)), *constants])
+    _check_policy_states(policies)
+    if validate is not None:
+        check_callable('validate', validate, 'a function returning a dict of metrics, or None')
+    checkpoints = check_folder_argument('checkpoints_path', checkpoints_path)
+    callbacks = _as_list(trainer_kwargs.pop('callbacks', None))
+    for index, callback in enumerate(callbacks):
+        if not isinstance(callback, Callback):
+            reject(TypeError, f'callbacks[{index}]', 'a lightning.pytorch.callbacks.Callback', callback)
+    return TrainArguments(
+        model=model,
+        batch_iter=as_batch_iter(batch_iter),
+        epoch_length=batches_per_epoch(batch_iter),
+        n_epochs=check_int('n_epochs', n_epochs, minimum=1),
+        policies=policies,
+        constants=constants,
+        validate=validate,
+        log_path=log_path if isinstance(log_path, Logger) else check_folder_argument('log_path', log_path),
+        checkpoints=checkpoints,
+        every_n_steps=_check_interval('checkpoint_every_n_steps', every_n_steps, checkpoints, check_int, minimum=1),
+        every_n_seconds=_check_interval(
+            'checkpoint_every_n_seconds', every_n_seconds, checkpoints, check_number, minimum=0, strict=True
+        ),
+        skip_nonfinite=check_choice('nonfinite_loss', nonfinite_loss, ('raise', 'skip')) == 'skip',
+        trainer_kwargs=trainer_kwargs,
+        callbacks=callbacks,
+        plugins=_as_list(trainer_kwargs.pop('plugins', None)),
+    )
 
 
-def sort_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Policy], dict[str, Any]]:
-    """Split ``train_model``'s extra keyword arguments into Trainer arguments, policies and constant step values."""
+def _sort_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Policy], dict[str, Any]]:
+    """Split the extra keyword arguments into Trainer arguments, policies and constant step values."""
     trainer_kwargs, policies, constants = {}, {}, {}
     for name, value in kwargs.items():
         if name in RESERVED_TRAINER_ARGUMENTS:
@@ -100,10 +144,21 @@ def sort_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Po
     return trainer_kwargs, policies, constants
 
 
-def check_do_train_step(model: Any, names: list[str]) -> None:
+def _lr_policy(lr: Any) -> ValuePolicy:
+    """A number becomes ``Constant(lr)``; a value policy is used as is."""
+    if isinstance(lr, ValuePolicy):
+        return lr
+    expected = 'a number >= 0 or a value policy (with a .value, e.g. Exponential)'
+    if isinstance(lr, Policy) or isinstance(lr, bool) or not isinstance(lr, Real):
+        reject(TypeError, 'lr', expected, lr)
+    if not math.isfinite(lr) or lr < 0:
+        reject(ValueError, 'lr', expected, lr)
+    return Constant(float(lr))
+
+
+def _check_do_train_step(model: TorchModel, names: list[str]) -> None:
     """``model.do_train_step`` must accept every keyword in ``names`` and require no other keyword."""
-    signature = inspect.signature(model.do_train_step)
-    parameters = signature.parameters.values()
+    parameters = inspect.signature(model.do_train_step).parameters.values()
     keyword_kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     accepted = {p.name for p in parameters if p.kind in keyword_kinds}
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
@@ -123,17 +178,14 @@ def check_do_train_step(model: Any, names: list[str]) -> None:
         )
 
 
-def plain_signature(function: Any) -> str:
-    """``'(*inputs, lr)'``: the signature without annotations, readable in a message."""
-    signature = inspect.signature(function)
-    parameters = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
-    return str(signature.replace(parameters=parameters, return_annotation=signature.empty))
-
-
 def _misspelt_hint(names: list[str]) -> str:
-    """`` Did you mean the Trainer argument 'accelerator'?`` for names close to a Trainer argument."""
+    """`` Did you mean 'n_epochs'?`` for names close to a train_model parameter or a Trainer argument."""
     hints = []
     for name in names:
+        own = difflib.get_close_matches(name, _OWN_ARGUMENTS, n=1, cutoff=0.75)
+        if own:
+            hints.append(f" Did you mean train_model's argument {own[0]!r} instead of {name!r}?")
+            continue
         close = difflib.get_close_matches(name, sorted(_TRAINER_ARGUMENTS), n=1, cutoff=0.75)
         if close:
             reserved = RESERVED_TRAINER_ARGUMENTS.get(close[0])
@@ -142,88 +194,30 @@ def _misspelt_hint(names: list[str]) -> str:
     return ''.join(hints)
 
 
-def check_validate(validate: Any) -> None:
-    """``validate`` must be ``None`` or callable."""
-    if validate is not None and not callable(validate):
-        raise TypeError(
-            f'validate must be a function returning a dict of metrics, or None, got {validate!r} '
-            f'of type {type(validate).__name__}.'
-        )
-
-
-def check_nonfinite_loss(nonfinite_loss: Any) -> None:
-    """``nonfinite_loss`` must be ``'raise'`` or ``'skip'``."""
-    if not isinstance(nonfinite_loss, str) or nonfinite_loss not in ('raise', 'skip'):
-        raise ValueError(f"nonfinite_loss must be 'raise' or 'skip', got {nonfinite_loss!r}.")
-
-
-def check_checkpoint_intervals(folder: Path | None, every_n_steps: Any, every_n_seconds: Any) -> None:
-    """Positive intervals (or ``None``), and a folder to save to when one is given."""
-    if every_n_steps is not None and (
-        isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps <= 0
-    ):
-        raise ValueError(f'checkpoint_every_n_steps must be a positive int or None, got {every_n_steps!r}.')
-    if every_n_seconds is not None and (
-        isinstance(every_n_seconds, bool) or not isinstance(every_n_seconds, int | float) or not every_n_seconds > 0
-    ):
-        raise ValueError(f'checkpoint_every_n_seconds must be a positive number or None, got {every_n_seconds!r}.')
-    if folder is None and (every_n_steps is not None or every_n_seconds is not None):
-        raise ValueError('checkpoint_every_n_steps/checkpoint_every_n_seconds need a checkpoints_path to save to.')
-
-
-def check_callbacks(callbacks: list[Any]) -> None:
-    """Every entry of the ``callbacks`` Trainer argument must be a Lightning ``Callback``."""
-    for index, callback in enumerate(callbacks):
-        if not isinstance(callback, Callback):
-            raise TypeError(
-                f'callbacks[{index}] must be a lightning.pytorch.callbacks.Callback, '
-                f'got {callback!r} of type {type(callback).__name__}.'
-            )
-
-
-# the Trainer's errors for impossible settings (Lightning 2.x raises all three kinds)
-_TRAINER_ERRORS = (MisconfigurationException, ValueError, TypeError, ImportError)
-
-
-def build_trainer(trainer_kwargs: dict[str, Any], given: Mapping[str, Any]) -> L.Trainer:
-    """``L.Trainer(**trainer_kwargs)``; an impossible setting raises an error naming the ``train_model`` argument.
-
-    ``given`` holds the Trainer arguments the user passed to ``train_model``. The translated error is a
-    ``TypeError`` (Lightning's own was one) or a ``ValueError``, chained to Lightning's error, whose text it keeps.
-    """
-    try:
-        return L.Trainer(**trainer_kwargs)
-    except _TRAINER_ERRORS as error:
-        text = str(error).strip()
-        named = [name for name, value in given.items() if _mentioned(name, value, text)] or list(given)
-        settings = ', '.join(f'{name}={given[name]!r}' for name in named) or 'its defaults'
-        advice = ''
-        if {'accelerator', 'devices'} & set(named):
-            advice = " (accelerator='auto' and devices='auto' use what this machine has)"
-        kind = TypeError if isinstance(error, TypeError) else ValueError
-        text += '' if text.endswith(('.', '!', '?')) else '.'
-        raise kind(
-            f'train_model could not set up the Lightning Trainer with {settings}: {text} '
-            f'Change or remove {" / ".join(named) or "Trainer arguments"} in the train_model call{advice}.'
-        ) from error
-
-
-def _mentioned(name: str, value: Any, text: str) -> bool:
-    """Whether Lightning's error ``text`` is about the Trainer argument ``name`` (by its name or its value)."""
-    if name.lower().rstrip('s') in text.lower():
-        return True
-    return isinstance(value, str) and bool(value) and value in text
-
-
-@contextlib.contextmanager
-def lightning_errors_in_our_terms(model: Any) -> Iterator[None]:
-    """Around ``trainer.fit``: Lightning's complaints about the training step name ``do_train_step`` instead."""
-    try:
-        yield
-    except MisconfigurationException as error:
-        if 'manual optimization' not in str(error) or 'training_step' not in str(error):
+def _check_policy_states(policies: Mapping[str, Policy]) -> None:
+    """Every policy's state must be storable in a checkpoint (loadable with ``weights_only``): say which is not."""
+    for name, policy in policies.items():
+        try:
+            buffer = io.BytesIO()
+            torch.save(policy.state_dict(), buffer)
+            buffer.seek(0)
+            torch.load(buffer, weights_only=True)
+        except Exception as error:
+            error.add_note(f'dpipe_lightning: the state of the policy {name}={policy!r} cannot be checkpointed.')
             raise
-        raise TypeError(
-            f'{type(model).__name__}.do_train_step must return the loss as a tensor (e.g. loss.detach()), a dict '
-            f"with a 'loss' tensor, or None; Lightning says: {error}"
-        ) from error
+
+
+def _check_interval(name: str, value: Any, folder: Path | None, check: Callable, **bounds: Any) -> Any:
+    """A positive interval (or ``None``); a folder to save to when one is given."""
+    if value is None:
+        return None
+    value = check(name, value, **bounds)
+    if folder is None:
+        reject(ValueError, name, 'None without a checkpoints_path to save to', value)
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]

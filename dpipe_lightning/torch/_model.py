@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from numbers import Real
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from lightning.fabric.utilities.optimizer import _optimizer_to_device
 from torch import nn
 
+from .._checks import check_callable, plain_signature, reject
+from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, optimizer_to_device
+from ..train._run_state import RunState
 from ..train.policy import EarlyStopping
-from ._arguments import plain_signature
-from ._step_audit import StepAudit, fp16_scaler_error
+from ._step_audit import StepAudit
 from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr, to_np
 
 __all__ = ['TorchModel']
 
 # attributes that never hold parameters, buffers or modules
-_PLAIN_ATTRIBUTES = frozenset({'_current_fx_name', 'step_kwargs', 'stop_requested', 'skipped_steps'})
+_PLAIN_ATTRIBUTES = frozenset({HOOK_NAME_ATTRIBUTE, '_run_of'})
 
 
 class TorchModel(L.LightningModule):
@@ -65,18 +67,10 @@ class TorchModel(L.LightningModule):
             self.to('cuda')
         self.optimizer = optimize(model_core.parameters())
         if not isinstance(self.optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                f'optimize must build a torch.optim.Optimizer from the parameters, '
-                f'got {type(self.optimizer).__name__} from {optimize!r}.'
-            )
-        # set by the policy bridge before each step: the keyword values passed to ``do_train_step``
-        self.step_kwargs: dict[str, Any] = {}
-        # set when do_train_step raised EarlyStopping; the policy bridge turns it into a stop
-        self.stop_requested = False
-        # with train_model(..., nonfinite_loss='skip'): steps whose loss is NaN or infinite change nothing
-        self.skip_nonfinite_steps = False
-        self.skipped_steps = 0
+            expected = 'a function that builds a torch.optim.Optimizer from the parameters'
+            reject(TypeError, 'optimize', expected, optimize, f', which built a {type(self.optimizer).__name__}')
         self._audit = StepAudit(self.optimizer)
+        self._run_of: tuple[L.Trainer, RunState | None] | None = None  # the train_model run of the attached Trainer
 
     # ---- deep_pipe's interface ----
 
@@ -103,9 +97,10 @@ class TorchModel(L.LightningModule):
         """
         if lr is not None:
             set_lr(self.optimizer, lr)
-        trainer = self._trainer
-        if self.skip_nonfinite_steps and not self._finite_on_every_rank(loss):
-            self.skipped_steps += 1
+        trainer = attached_trainer(self)
+        run = self._run(trainer)
+        if run is not None and run.skip_nonfinite and not self._finite_on_every_rank(loss):
+            run.skipped_in_epoch += 1
             return
         if trainer is not None and trainer.training:
             optimizer = self.optimizers()
@@ -119,7 +114,7 @@ class TorchModel(L.LightningModule):
 
     def _finite_on_every_rank(self, loss: torch.Tensor) -> bool:
         finite = bool(torch.isfinite(loss).all())  # a device sync: only when skipping non-finite steps
-        trainer = self._trainer
+        trainer = attached_trainer(self)
         if trainer is not None and trainer.training and trainer.world_size > 1:
             finite = trainer.strategy.reduce_boolean_decision(finite, all=True)  # skip together, or not at all
         return finite
@@ -137,7 +132,7 @@ class TorchModel(L.LightningModule):
     def move_to(self, device: torch.device | str) -> TorchModel:
         """Move the weights and the optimizer's state to ``device``."""
         self.to(device)
-        _optimizer_to_device(self.optimizer, device)
+        optimizer_to_device(self.optimizer, device)
         return self
 
     @property
@@ -147,13 +142,21 @@ class TorchModel(L.LightningModule):
 
     def _on_model_device(self, inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
         """Numpy arrays become tensors (no dtype cast); everything goes to the model's device."""
-        trainer = self._trainer
+        trainer = attached_trainer(self)
         # inside a run Lightning already moved the batch, and tracks the device; outside, look at the weights
         device = self.device if trainer is not None and trainer.training else self.parameters_device
         return sequence_to_var(*inputs, device=device)
 
+    def _run(self, trainer: L.Trainer | None) -> RunState | None:
+        """The state of the ``train_model`` run ``trainer`` is training; ``None`` for a plain Trainer, or no run."""
+        if trainer is None or not trainer.training:
+            return None
+        if self._run_of is None or self._run_of[0] is not trainer:
+            self._run_of = trainer, RunState.of(trainer)
+        return self._run_of[1]
+
     def __setattr__(self, name: str, value: Any) -> None:
-        # Lightning sets these around every hook (~30 times a step); nn.Module.__setattr__ costs ~3 us each
+        # Lightning sets its hook name around every hook (~30 times a step); nn.Module.__setattr__ costs ~3 us
         if name in _PLAIN_ATTRIBUTES:
             object.__setattr__(self, name, value)
         else:
@@ -169,9 +172,8 @@ class TorchModel(L.LightningModule):
             return type(batch)(to_device(x, device) for x in batch)
         return to_device(batch, device)
 
-    @property
-    def _step_name(self) -> str:
-        return f'{type(self).__name__}.do_train_step'
+    def teardown(self, stage: str) -> None:
+        self._run_of = None  # the run is over: do not keep its Trainer alive
 
     def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         """Lightning's backward (loss scaling, DDP gradient sync); see ``backward_step``."""
@@ -181,26 +183,26 @@ class TorchModel(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         if not isinstance(batch, tuple | list):
             batch = (batch,)
-        self._audit.before_step(self.trainer)
-        skipped = self.skipped_steps
+        trainer = self.trainer
+        run = self._run(trainer)
+        self._audit.before_step(trainer)
+        skipped = run.skipped_in_epoch if run is not None else 0
         try:
-            loss = self.do_train_step(*batch, **self.step_kwargs)
+            loss = self.do_train_step(*batch, **(run.step_kwargs if run is not None else {}))
         except EarlyStopping:
-            self.stop_requested = True
+            if run is not None:
+                run.stop_requested = True
+            else:
+                trainer.should_stop = True
             return None
-        except AssertionError as error:
-            translated = fp16_scaler_error(self.trainer, self._step_name, error)
-            if translated is None:
-                raise
-            raise translated from error
-        except (RuntimeError, TypeError, ValueError, IndexError) as error:
-            if type(error) not in _BATCH_ERRORS:  # e.g. CUDA out of memory, or a library's own error: unchanged
-                raise
-            raise type(error)(_batch_error_message(self, self._step_name, batch, error)) from error
-        if self.skipped_steps != skipped:
+        except Exception as error:
+            self._audit.explain(error, trainer, self)
+            error.add_note(_step_context(self, trainer, batch))
+            raise
+        if run is not None and run.skipped_in_epoch != skipped:
             return None  # a skipped step has no loss to record
-        self._audit.after_step(self.trainer, self)
-        return loss
+        self._audit.after_step(trainer, self)
+        return _as_loss(loss, self)
 
 
 def to_device(x: Any, device: torch.device) -> Any:
@@ -212,17 +214,33 @@ def to_device(x: Any, device: torch.device) -> Any:
     return x
 
 
-# what torch raises for a batch of the wrong structure, shape or dtype (exactly these types; subclasses pass unchanged)
-_BATCH_ERRORS = (RuntimeError, TypeError, ValueError, IndexError)
+def _as_loss(value: Any, model: TorchModel) -> torch.Tensor | None:
+    """What ``do_train_step`` returned, as the loss tensor Lightning expects (deep_pipe's steps returned numbers).
+
+    A tensor is kept as it is (no device sync); a Python or numpy number, a numpy array, or a dict with a
+    ``'loss'`` becomes a tensor; ``None`` means no loss to record.
+    """
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, Mapping) and 'loss' in value:
+        return _as_loss(value['loss'], model)
+    if isinstance(value, np.ndarray | np.generic | Real) and not isinstance(value, bool | np.bool_):
+        return torch.as_tensor(np.asarray(value))
+    reject(
+        TypeError,
+        f'the value {type(model).__name__}.do_train_step returned',
+        'the loss: a tensor, a number, a numpy array, a dict with a "loss", or None',
+        value,
+    )
 
 
-def _batch_error_message(model: TorchModel, where: str, batch: tuple[Any, ...], error: BaseException) -> str:
+def _step_context(model: TorchModel, trainer: L.Trainer, batch: tuple[Any, ...]) -> str:
     """What the failed step got (types, shapes, dtypes of the batch) and what the model expects."""
     got = ', '.join(_describe(x) for x in batch[:8]) + (', ...' if len(batch) > 8 else '')
+    where = f'{type(model).__name__}.do_train_step'
     return (
-        f'{where} failed on a batch of {len(batch)} element(s) ({got}): {type(error).__name__}: {error}\n'
-        f'The model expects {_expectation(model)}. Check the batch iterator (loaders, transformers, combiner) or '
-        f'convert the inputs in do_train_step.'
+        f'dpipe_lightning: raised by {where} in epoch {trainer.current_epoch} on a batch of {len(batch)} '
+        f'element(s): {got}. The model expects {_expectation(model)}.'
     )
 
 
@@ -256,13 +274,12 @@ def _expectation(model: TorchModel) -> str:
 
 def _check_arguments(model_core: Any, logits2pred: Any, logits2loss: Any, optimize: Any, cuda: Any) -> None:
     if not isinstance(model_core, nn.Module):
-        raise TypeError(f'model_core must be a torch.nn.Module, got {type(model_core).__name__}.')
+        reject(TypeError, 'model_core', 'a torch.nn.Module', model_core)
     if next(model_core.parameters(), None) is None:
-        raise ValueError('model_core has no parameters: there is nothing to train.')
+        reject(ValueError, 'model_core', 'a module with parameters (there is nothing to train)', model_core)
     for name, value in [('logits2pred', logits2pred), ('logits2loss', logits2loss), ('optimize', optimize)]:
-        if not callable(value):
-            raise TypeError(f'{name} must be callable, got {value!r}.')
+        check_callable(name, value)
     if cuda is not None and not isinstance(cuda, bool):
-        raise TypeError(f'cuda must be True, False or None, got {cuda!r}.')
+        reject(TypeError, 'cuda', 'True, False or None', cuda)
     if cuda and not torch.cuda.is_available():
-        raise ValueError('cuda=True, but CUDA is not available on this machine; pass cuda=None.')
+        reject(ValueError, 'cuda', 'None or False on this machine, where CUDA is not available', cuda)

@@ -33,14 +33,26 @@ class StepAudit:
     def before_step(self, trainer: L.Trainer) -> None:
         """Call before ``do_train_step``."""
         self.backward_through_lightning = False
-        self._raw_before, self._lightning_before = self.raw_steps, _lightning_steps(trainer)
+        self._raw_before, self._lightning_before = self.raw_steps, trainer.global_step
+
+    def explain(self, error: BaseException, trainer: L.Trainer, model: object) -> None:
+        """Add a note to ``error`` raised by ``do_train_step`` when a bypassed backward explains it.
+
+        Under fp16 a raw ``loss.backward()`` followed by the Trainer's optimizer step fails inside the GradScaler
+        with an ``AssertionError``; the note says why and what to do instead.
+        """
+        if isinstance(error, AssertionError) and _uses_scaler(trainer) and not self.backward_through_lightning:
+            error.add_note(
+                f'dpipe_lightning: {type(model).__name__}.do_train_step called loss.backward() directly; under '
+                f'{_setting(trainer)} it must go through Lightning for loss scaling. Instead, {_HOW}.'
+            )
 
     def after_step(self, trainer: L.Trainer, model: object) -> None:
         """Call after ``model.do_train_step``; raises ``RuntimeError`` if it bypassed Lightning where that matters."""
         if not _bypass_matters(trainer):
             return
         where = f'{type(model).__name__}.do_train_step'
-        lightning_steps = _lightning_steps(trainer) - self._lightning_before
+        lightning_steps = trainer.global_step - self._lightning_before
         raw_only = self.raw_steps - self._raw_before - lightning_steps
         if raw_only > 0:
             raise RuntimeError(
@@ -52,18 +64,6 @@ class StepAudit:
                 f'{where} called loss.backward() directly; under {_setting(trainer)} that skips '
                 f'{_what_breaks(trainer)}. Instead, {_HOW}.'
             )
-
-
-def fp16_scaler_error(trainer: L.Trainer, where: str, error: AssertionError) -> RuntimeError | None:
-    """Lightning's fp16 step after a raw ``loss.backward()`` fails inside the GradScaler: say why."""
-    if 'unscale_' not in str(error):
-        return None
-    return RuntimeError(f'{where} called loss.backward() directly; under {_setting(trainer)} it must go through '
-                        f'Lightning for loss scaling. Instead, {_HOW}.')  # fmt: skip
-
-
-def _lightning_steps(trainer: L.Trainer) -> int:
-    return trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.total.completed
 
 
 def _uses_scaler(trainer: L.Trainer) -> bool:

@@ -8,43 +8,19 @@ import os
 import signal
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-from lightning.fabric.plugins import CheckpointIO
-from lightning.pytorch.callbacks import ProgressBar
-from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from .._paths import check_folder_argument
-from ..train._bridge import PolicyBridge, overrides
-from ..train._checkpoints import (
-    AtomicCheckpointIO,
-    EpochCheckpoint,
-    check_same_architecture,
-    finished_epochs,
-    finished_steps,
-    newest_loadable_checkpoint,
-)
-from ..train._nonfinite import NonFiniteLossGuard
-from ..train._preemption import DDPPreemption
-from ..train._progress import PolicyProgressBar
+from ..train._checkpoints import newest_loadable_checkpoint
 from ..train._run_state import RunState
-from ..train._stream import EpochView, as_batch_iter, batches_per_epoch
-from ..train.policy import Policy, ValuePolicy
-from ._arguments import (
-    build_trainer,
-    check_callbacks,
-    check_checkpoint_intervals,
-    check_do_train_step,
-    check_n_epochs,
-    check_nonfinite_loss,
-    check_validate,
-    lightning_errors_in_our_terms,
-    make_lr_policy,
-    sort_kwargs,
-)
+from ..train._stream import EpochView
+from ..train.policy import ValuePolicy
+from ._arguments import check_arguments
 from ._model import TorchModel
+from ._resume import check_resume
+from ._trainer import build_trainer
 
 __all__ = ['train_model']
 
@@ -126,138 +102,30 @@ def train_model(
     resumes from the newest checkpoint; with the package's seeded sources and deterministic operations on the CPU
     the result is bit-identical to an uninterrupted run.
     """
-    run = _prepare(
-        model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate, kwargs,
-        checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss,
+    arguments = check_arguments(
+        model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate,
+        checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss, kwargs,
     )  # fmt: skip
-    model.skip_nonfinite_steps = nonfinite_loss == 'skip'
+    resume_from, checkpoint = None, None
+    if arguments.checkpoints is not None:
+        resume_from, checkpoint = newest_loadable_checkpoint(arguments.checkpoints)  # 1.
+        if checkpoint is not None:
+            check_resume(arguments, checkpoint, resume_from)
+    run = RunState(
+        policies=arguments.policies,
+        constants=arguments.constants,
+        validate=arguments.validate,
+        data=EpochView(arguments.batch_iter, arguments.epoch_length),
+        skip_nonfinite=arguments.skip_nonfinite,
+        saves_checkpoints=arguments.checkpoints is not None,
+    )
     try:
-        with _quiet_lightning(), _interruptions_propagate(run.bridge):
-            trainer = build_trainer(run.trainer_kwargs, run.given_trainer_kwargs)  # before any thread or file
-            with lightning_errors_in_our_terms(model):
-                trainer.fit(model, train_dataloaders=run.data, ckpt_path=run.resume_from, weights_only=True)
+        with _quiet_lightning(), _interruptions_propagate(run):
+            trainer = build_trainer(arguments, run, checkpoint)  # before any thread or file
+            trainer.fit(model, train_dataloaders=run.data, ckpt_path=resume_from, weights_only=True)  # 2.-11.
             model.move_to(trainer.strategy.root_device)  # Lightning leaves it on the CPU; keep it where it trained
     finally:
-        model.skip_nonfinite_steps = False
-        run.batch_iter.__exit__(None, None, None)  # entered on each rank by RunState.setup
-
-
-class _Run:
-    """Everything a run needs, checked and assembled before anything starts."""
-
-    def __init__(self) -> None:
-        self.trainer_kwargs: dict[str, Any] = {}
-        self.given_trainer_kwargs: dict[str, Any] = {}  # as the user passed them, for error messages
-        self.bridge: PolicyBridge
-        self.batch_iter: Any
-        self.data: EpochView
-        self.resume_from: Path | None = None
-
-
-def _prepare(
-    model: Any,
-    batch_iter: Any,
-    n_epochs: Any,
-    lr: Any,
-    log_path: Any,
-    checkpoints_path: Any,
-    validate: Any,
-    kwargs: dict[str, Any],
-    every_n_steps: Any,
-    every_n_seconds: Any,
-    nonfinite_loss: Any,
-) -> _Run:
-    if not isinstance(model, TorchModel):
-        raise TypeError(f'model must be a dpipe_lightning.torch.TorchModel, got {type(model).__name__}.')
-    n_epochs = check_n_epochs(n_epochs)
-    trainer_kwargs, policies, constants = sort_kwargs(kwargs)
-    policies: dict[str, Policy] = {**policies, 'lr': make_lr_policy(lr)}
-    value_names = [name for name, p in policies.items() if isinstance(p, ValuePolicy)]
-    check_do_train_step(model, value_names + list(constants))
-    check_validate(validate)
-    if not isinstance(log_path, Logger):
-        log_path = check_folder_argument('log_path', log_path)
-    checkpoints_folder = check_folder_argument('checkpoints_path', checkpoints_path)
-    check_checkpoint_intervals(checkpoints_folder, every_n_steps, every_n_seconds)
-    check_nonfinite_loss(nonfinite_loss)
-    user_callbacks = _as_list(trainer_kwargs.pop('callbacks', None))
-    check_callbacks(user_callbacks)
-
-    run = _Run()
-    run.given_trainer_kwargs = dict(trainer_kwargs)
-    run.batch_iter = as_batch_iter(batch_iter)
-    length = batches_per_epoch(batch_iter)
-    run.data = EpochView(run.batch_iter, length)
-
-    max_epochs, checkpoint = n_epochs, None
-    if checkpoints_folder is not None:
-        run.resume_from, checkpoint = newest_loadable_checkpoint(checkpoints_folder)
-        if checkpoint is not None:
-            check_same_architecture(model, checkpoint, run.resume_from)
-            max_epochs = max(n_epochs, finished_epochs(checkpoint))  # a finished run does nothing more
-
-    epoch_logger, step_logger = _loggers(log_path, checkpoint, policies)
-    run.bridge = PolicyBridge(policies, constants, validate, step_logger)
-    callbacks = [run.bridge, RunState(run.data, run.batch_iter), DDPPreemption(), *user_callbacks]
-    guard = NonFiniteLossGuard() if nonfinite_loss == 'raise' else None
-    if guard is not None:
-        callbacks.insert(0, guard)  # before the bridge: the last step's loss is checked before the epoch's logs
-    if checkpoints_folder is not None:
-        save = EpochCheckpoint(
-            checkpoints_folder, run.bridge, every_n_steps, every_n_seconds, before_save=guard and guard.check
-        )
-        callbacks.append(save)
-        plugins = _as_list(trainer_kwargs.pop('plugins', None))
-        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):  # a user's own IO is kept
-            plugins.append(AtomicCheckpointIO())
-        trainer_kwargs['plugins'] = plugins
-
-    show_progress = trainer_kwargs.setdefault('enable_progress_bar', True)
-    if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
-        callbacks.append(PolicyProgressBar(run.bridge))
-
-    trainer_kwargs.setdefault('enable_model_summary', False)
-    trainer_kwargs.setdefault('default_root_dir', str(checkpoints_folder or Path.cwd()))
-    run.trainer_kwargs = dict(
-        trainer_kwargs,
-        max_epochs=max_epochs,
-        limit_train_batches=length if length is not None else 1.0,
-        logger=list(dict.fromkeys(x for x in (epoch_logger, step_logger) if x is not None)) or False,
-        callbacks=callbacks,
-        enable_checkpointing=checkpoints_folder is not None,
-        num_sanity_val_steps=0,
-        log_every_n_steps=min(50, length or 50),
-        use_distributed_sampler=False,
-    )
-    return run
-
-
-def _loggers(
-    log_path: Path | Logger | None, checkpoint: dict[str, Any] | None, policies: dict[str, Policy]
-) -> tuple[Logger | None, Logger | None]:
-    """The per-epoch logger and, for step-level value policies, the per-step one (TensorBoard in ``log_path/steps``).
-
-    On resume each writer purges what was logged after the checkpoint (an interruption may leave a few points),
-    so readers see every epoch and step once.
-    """
-    has_step_values = any(isinstance(p, ValuePolicy) and overrides(p, 'train_step_started') for p in policies.values())
-    if log_path is None or isinstance(log_path, Logger):
-        return log_path, log_path if has_step_values else None
-    purge_epoch, purge_step = (finished_epochs(checkpoint), finished_steps(checkpoint)) if checkpoint else (None, None)
-    tensorboard = dict(save_dir=log_path, name='', default_hp_metric=False)
-    epochs = TensorBoardLogger(version='', **tensorboard, **_purge(purge_epoch))
-    steps = TensorBoardLogger(version='steps', **tensorboard, **_purge(purge_step)) if has_step_values else None
-    return epochs, steps
-
-
-def _purge(step: int | None) -> dict[str, int]:
-    return {} if step is None else {'purge_step': step}
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+        arguments.batch_iter.__exit__(None, None, None)  # 12. entered on each rank by the driver
 
 
 @contextlib.contextmanager
@@ -281,7 +149,7 @@ def _quiet_lightning() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _interruptions_propagate(bridge: PolicyBridge) -> Iterator[None]:
+def _interruptions_propagate(run: RunState) -> Iterator[None]:
     """Ctrl+C reaches the caller as ``KeyboardInterrupt``, SIGTERM as ``SystemExit(143)``.
 
     Lightning turns Ctrl+C into ``sys.exit(1)`` and leaves SIGINT ignored, and SIGTERM into ``SystemExit(None)``
@@ -290,10 +158,10 @@ def _interruptions_propagate(bridge: PolicyBridge) -> Iterator[None]:
     handler = signal.getsignal(signal.SIGINT)
     try:
         yield
-    except SIGTERMException:
+    except SIGTERMException:  # a signal in the moment before the run's own handler takes over
         raise SystemExit(128 + signal.SIGTERM) from None
     except SystemExit:
-        if not isinstance(bridge.interruption, KeyboardInterrupt):
+        if not isinstance(run.interruption, KeyboardInterrupt):
             raise
         signal.signal(signal.SIGINT, handler)
         raise KeyboardInterrupt from None

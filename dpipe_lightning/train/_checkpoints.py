@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +12,15 @@ import lightning as L
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .._paths import atomic_write
-from ._bridge import PolicyBridge
+from ._nonfinite import check_pending_loss
+from ._preemption import Preempted
+from ._run_state import STATE_KEY, RunState
 
 __all__ = [
     'AtomicCheckpointIO',
-    'EpochCheckpoint',
+    'ResumeCheckpoint',
     'check_same_architecture',
     'finished_epochs',
     'finished_steps',
@@ -90,13 +90,13 @@ def newest_loadable_checkpoint(folder: Path) -> tuple[Path, dict[str, Any]] | tu
 
 
 def finished_epochs(checkpoint: dict[str, Any]) -> int:
-    """The number of epochs whose steps a checkpoint has all done (Lightning resumes at this epoch)."""
-    return int(checkpoint['loops']['fit_loop']['epoch_progress']['current']['processed'])
+    """The number of epochs whose steps a checkpoint has all done (training resumes at this epoch)."""
+    return int(checkpoint['callbacks'][STATE_KEY]['run']['epochs_done'])
 
 
 def finished_steps(checkpoint: dict[str, Any]) -> int:
     """The number of steps a checkpoint has done (the index of the next step)."""
-    return int(checkpoint['loops']['fit_loop']['epoch_loop.batch_progress']['total']['ready'])
+    return int(checkpoint['callbacks'][STATE_KEY]['run']['steps_done'])
 
 
 def check_same_architecture(module: torch.nn.Module, checkpoint: dict[str, Any], path: Path) -> None:
@@ -121,32 +121,30 @@ def check_same_architecture(module: torch.nn.Module, checkpoint: dict[str, Any],
         )
 
 
-class EpochCheckpoint(Checkpoint):
+class ResumeCheckpoint(Checkpoint):
     """Save a full training checkpoint after every epoch, optionally inside epochs too; keep the newest ``keep``.
 
     Being a ``Checkpoint``, Lightning runs it after the other callbacks' ``on_train_epoch_end``, so an epoch's file
-    holds the policies' state after ``epoch_finished``. Saves inside an epoch happen after a step, every
-    ``every_n_steps`` steps and/or ``every_n_seconds`` seconds and when SIGTERM arrived — but never after the
-    epoch's last step, whose state the epoch-end save holds (saving there would lose the epoch-end hooks on resume).
+    holds the policies' state after ``epoch_finished`` and any stop decided by a callback. Saves inside an epoch
+    happen after a step, every ``every_n_steps`` steps and/or ``every_n_seconds`` seconds and when the ranks agreed
+    on a preemption (which then ends training) — but never after the epoch's last step, whose state the epoch-end
+    save holds (saving there would lose the epoch-end hooks on resume).
     """
 
     def __init__(
         self,
         folder: Path,
-        bridge: PolicyBridge,
+        run: RunState,
         every_n_steps: int | None = None,
         every_n_seconds: float | None = None,
         keep: int = 2,
-        before_save: Callable[[], None] | None = None,
     ) -> None:
         self.folder = folder
-        self.bridge = bridge
-        self.before_save = before_save  # e.g. the non-finite loss check of the step just taken
+        self.run_state = run
         self.every_n_steps = every_n_steps
         self.every_n_seconds = every_n_seconds
         self.keep = keep
         self._last_save = time.monotonic()
-        self._saved_steps = -1
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._last_save = time.monotonic()
@@ -154,36 +152,32 @@ class EpochCheckpoint(Checkpoint):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or trainer.should_stop:
-            return
-        # on one device the SIGTERM handler's flag is final; under DDP only Lightning's broadcast, which raises
-        # SIGTERMException on every rank at the same step, is (see on_exception): one rank's flag would deadlock
-        due = trainer.received_sigterm and trainer.world_size == 1
+        run = self.run_state
+        if run.at_epoch_end() or trainer.should_stop:
+            return  # the epoch ends now: its end saves (and ends a preempted run)
+        due = run.preempted is not None
         if self.every_n_steps is not None:
-            due = due or (trainer.fit_loop.epoch_loop.total_batch_idx + 1) % self.every_n_steps == 0
+            due = due or run.steps_done % self.every_n_steps == 0
         if self.every_n_seconds is not None:
             # one rank's clock decides, so that every rank takes part in the same saves
             late = time.monotonic() - self._last_save >= self.every_n_seconds
-            due = due or trainer.strategy.broadcast(late, src=0)
+            due = trainer.strategy.broadcast(late, src=0) or due
         if due:
             self._save(trainer)
-
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        # SIGTERM under DDP: every rank is here between two steps, so the save (a collective) is safe and exact
-        steps = trainer.fit_loop.epoch_loop.batch_progress.total.ready
-        if isinstance(exception, SIGTERMException) and trainer.world_size > 1 and steps != self._saved_steps:
-            self._save(trainer)
+        if run.preempted is not None:
+            raise Preempted(run.preempted)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.bridge.epoch_ran:
+        run = self.run_state
+        if run.epoch_ran:
+            run.stopped = run.stopped or trainer.should_stop  # a relaunch of a stopped run does not train further
             self._save(trainer)
+        if run.preempted is not None:
+            raise Preempted(run.preempted)
 
     def _save(self, trainer: L.Trainer) -> None:
-        if self.before_save is not None:
-            self.before_save()
-        steps = trainer.fit_loop.epoch_loop.batch_progress.total.ready  # steps taken, whatever the optimizer did
-        path = self.folder / f'epoch={trainer.current_epoch:04d}-step={steps:08d}.ckpt'
-        self._saved_steps = steps
+        check_pending_loss(self.run_state)
+        path = self.folder / f'epoch={trainer.current_epoch:04d}-step={self.run_state.steps_done:08d}.ckpt'
         trainer.save_checkpoint(path, weights_only=False)
         self._last_save = time.monotonic()
         if trainer.is_global_zero:

@@ -11,9 +11,9 @@ from typing import Any, TextIO
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
-from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from tqdm.auto import tqdm
 
-from ._bridge import PolicyBridge
+from ._run_state import RunState
 
 __all__ = ['PolicyProgressBar']
 
@@ -26,9 +26,9 @@ class PolicyProgressBar(TQDMProgressBar):
     ``sys.stdout`` (e.g. by ``do_train_step``) appear above the bar, not inside it.
     """
 
-    def __init__(self, bridge: PolicyBridge, min_interval: float = 0.1) -> None:
+    def __init__(self, run: RunState, min_interval: float = 0.1) -> None:
         super().__init__()
-        self.bridge = bridge
+        self.run_state = run
         self.min_interval = min_interval
         self._last_draw = -math.inf
         self._stdout: _LinesAboveBar | None = None
@@ -45,9 +45,10 @@ class PolicyProgressBar(TQDMProgressBar):
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
-        if self.bridge.losses:
-            metrics['loss'] = f'{torch.stack(self.bridge.losses).float().mean().item():.4g}'
-        for name, value in self.bridge.current_values().items():
+        losses = self.run_state.epoch_losses
+        if losses:
+            metrics['loss'] = f'{torch.stack(losses).float().mean().item():.4g}'
+        for name, value in self.run_state.current_values().items():
             metrics[name] = f'{value:.4g}' if isinstance(value, float) else value
         return metrics
 
@@ -78,12 +79,12 @@ class _LinesAboveBar(io.TextIOBase):
         if '\n' in self.pending:
             *lines, self.pending = self.pending.split('\n')
             for line in lines:
-                Tqdm.write(line, file=self.stream)
+                tqdm.write(line, file=self.stream)
         return len(text)
 
     def flush(self) -> None:
         if self.pending:
-            Tqdm.write(self.pending, file=self.stream)
+            tqdm.write(self.pending, file=self.stream)
             self.pending = ''
         self.stream.flush()
 

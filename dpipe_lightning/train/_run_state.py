@@ -1,64 +1,120 @@
-"""The state that makes resume exact: the batch iterator's position and the random generators, per rank."""
+"""The one run state: everything the parts of a ``train_model`` run share, in one explicit object.
+
+``train_model`` builds one `RunState` and hands it to the callbacks that need it (the driver, the resume
+checkpoint, the progress bar); ``TorchModel`` finds it through the Trainer's callbacks (`RunState.of`). No part
+reads another part's attributes. What makes a run resumable is saved by the driver (`RunState.state_dict`).
+"""
 
 from __future__ import annotations
 
-import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 import torch.distributed as dist
-from lightning.pytorch.callbacks import Callback
 
 from ._stream import EpochView
+from .policy import Policy, ValuePolicy
 
-__all__ = ['RunState', 'gather_from_ranks']
+__all__ = ['STATE_KEY', 'RunState', 'gather_from_ranks']
+
+#: the key of the run's state among the callback states of a Lightning checkpoint
+STATE_KEY = 'dpipe_lightning.run'
 
 
-class RunState(Callback):
-    """Starts the batch iterator on each rank (with its rank), and saves/restores its position and the RNGs.
+@dataclass(eq=False)
+class RunState:
+    """What one run decided before it started, and how far it got.
 
-    The position is what the training consumed, so a resumed run continues the stream where the checkpoint was
-    taken; torch (CPU and CUDA), numpy and Python RNG states make dropout and augmentation continue identically.
-    Under DDP every rank's state is gathered into the one checkpoint file and each rank gets its own back.
+    Parameters
+    ----------
+    policies
+        ``{name: policy}`` in hook order (``lr`` last).
+    constants
+        ``{name: value}`` passed unchanged to every ``do_train_step`` call.
+    validate
+        ``validate() -> dict``, called once per epoch after its steps (on rank 0).
+    data
+        the epochs Lightning iterates.
+    skip_nonfinite
+        steps whose loss is NaN or infinite change nothing (else they stop training).
+    saves_checkpoints
+        the run writes resume checkpoints (so a preemption saves before it exits).
     """
 
-    def __init__(self, data: EpochView, batch_iter: Any) -> None:
-        self.data = data
-        self.batch_iter = batch_iter
-        self._world_size = 1
-        self._rank = 0
+    policies: dict[str, Policy]
+    constants: dict[str, Any]
+    validate: Callable[[], Mapping[str, Any]] | None
+    data: EpochView
+    skip_nonfinite: bool = False
+    saves_checkpoints: bool = False
+
+    # ---- progress: saved in checkpoints ----
+    epochs_done: int = 0  # epochs whose steps all ran (the index of the epoch in progress)
+    steps_done: int = 0  # steps taken in the whole run
+    steps_in_epoch: int = 0  # steps taken in the epoch in progress
+    epoch_losses: list[torch.Tensor] = field(default_factory=list)  # on the device: no per-step sync
+    skipped_in_epoch: int = 0  # steps of this epoch skipped for a non-finite loss
+    epoch_ran: bool = False  # False when a policy stopped training in epoch_started: nothing to finish
+    stop_requested: bool = False  # a step (hook, do_train_step, validate) asked to stop during this epoch
+    stopped: bool = False  # training was stopped: a relaunch does not train further
+
+    # ---- within one process, never saved ----
+    step_kwargs: dict[str, Any] = field(default_factory=dict)  # what the next do_train_step gets by name
+    pending_loss: tuple[int, int, torch.Tensor] | None = None  # (epoch, step, loss) not yet checked for NaN
+    signal_received: int | None = None  # a preemption signal this process got
+    preempted: int | None = None  # the signal every rank agreed to stop on
+    interruption: BaseException | None = None  # what ended the run early (Ctrl+C, an error)
 
     @property
-    def state_key(self) -> str:
-        return 'dpipe_lightning.run'
+    def value_policies(self) -> dict[str, ValuePolicy]:
+        return {name: p for name, p in self.policies.items() if isinstance(p, ValuePolicy)}
 
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._rank, self._world_size = trainer.global_rank, trainer.world_size
-        if self._world_size > 1 and callable(getattr(self.batch_iter, 'set_rank', None)):
-            if getattr(self.batch_iter, 'running', False):
-                self.batch_iter.close()  # started before the ranks were known: restart it on this rank's stream
-            self.batch_iter.set_rank(self._rank, self._world_size)
-        self.data.batch_iter = self.batch_iter.__enter__()
+    def current_values(self) -> dict[str, Any]:
+        """``{name: value}`` of the value policies, as ``do_train_step`` receives them now."""
+        return {name: p.value for name, p in self.policies.items() if isinstance(p, ValuePolicy)}
+
+    def at_epoch_end(self) -> bool:
+        """Whether the step just taken was the last one of its epoch."""
+        if self.data.length is not None:
+            return self.steps_in_epoch >= self.data.length
+        return self.data.exhausted
+
+    @staticmethod
+    def of(trainer: L.Trainer) -> RunState | None:
+        """The run state of the ``train_model`` run ``trainer`` belongs to; ``None`` for a plain Trainer."""
+        for callback in trainer.callbacks:
+            run = getattr(callback, 'run_state', None)
+            if isinstance(run, RunState):
+                return run
+        return None
+
+    # ---- checkpoint state (the per-rank parts are gathered by the driver) ----
 
     def state_dict(self) -> dict[str, Any]:
-        mine = {'rng': _rng_states()}
-        if callable(getattr(self.batch_iter, 'state_dict', None)):
-            mine['batch_iter'] = self.batch_iter.state_dict()
-        return {'ranks': gather_from_ranks(mine, self._world_size)}
+        return {
+            'policies': {name: p.state_dict() for name, p in self.policies.items()},
+            'policy_types': {name: _qualname(p) for name, p in self.policies.items()},
+            'epochs_done': self.epochs_done,
+            'steps_done': self.steps_done,
+            'steps_in_epoch': self.steps_in_epoch,
+            'epoch_ran': self.epoch_ran,
+            'stop_requested': self.stop_requested,
+            'stopped': self.stopped,
+        }
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        ranks = state_dict['ranks']
-        if len(ranks) != self._world_size:
-            raise RuntimeError(
-                f'The checkpoint was written by {len(ranks)} processes, this run has {self._world_size}: '
-                f"the batch iterators' positions cannot be matched. Resume with the same number of devices."
-            )
-        mine = ranks[self._rank]
-        if 'batch_iter' in mine and callable(getattr(self.batch_iter, 'load_state_dict', None)):
-            self.batch_iter.load_state_dict(mine['batch_iter'])
-        _set_rng_states(mine['rng'])
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for name, policy in self.policies.items():
+            if name in state['policies']:
+                policy.load_state_dict(state['policies'][name])
+        for name in ('epochs_done', 'steps_done', 'steps_in_epoch', 'epoch_ran', 'stop_requested', 'stopped'):
+            setattr(self, name, state[name])
+
+
+def _qualname(policy: Policy) -> str:
+    return f'{type(policy).__module__}.{type(policy).__qualname__}'
 
 
 def gather_from_ranks(mine: Any, world_size: int) -> list[Any]:
@@ -68,27 +124,3 @@ def gather_from_ranks(mine: Any, world_size: int) -> list[Any]:
     ranks = [None] * world_size
     dist.all_gather_object(ranks, mine)
     return ranks
-
-
-def _rng_states() -> dict[str, Any]:
-    """Every global RNG's state as tensors and plain data (loadable with ``weights_only=True``)."""
-    kind, keys, position, has_gauss, gauss = np.random.get_state()
-    version, python_state, python_gauss = random.getstate()
-    states = {
-        'torch': torch.get_rng_state(),
-        'numpy': [kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(gauss)],
-        'python': [version, list(python_state), python_gauss],
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states['cuda'] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _set_rng_states(states: dict[str, Any]) -> None:
-    torch.set_rng_state(states['torch'])
-    kind, keys, position, has_gauss, gauss = states['numpy']
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
-    version, python_state, python_gauss = states['python']
-    random.setstate((version, tuple(python_state), python_gauss))
-    if 'cuda' in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states['cuda'])

@@ -6,21 +6,27 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .._checks import check_callable
+
 __all__ = ['EpochView', 'as_batch_iter', 'batches_per_epoch']
 
 
 class EpochView:
     """An iterable over the next epoch of ``batch_iter``; Lightning calls ``iter()`` once per epoch.
 
-    ``__iter__`` is a generator, so Lightning's probing ``iter()`` consumes nothing.
+    ``__iter__`` is a generator, so Lightning's probing ``iter()`` consumes nothing. Without a declared length
+    Lightning reads one batch ahead to find the epoch's last one; ``exhausted`` then says that it found it.
     """
 
     def __init__(self, batch_iter: Callable[[], Iterable[Any]], length: int | None) -> None:
         self.batch_iter = batch_iter
         self.length = length
+        self.exhausted = False
 
     def __iter__(self) -> Iterator[Any]:
+        self.exhausted = False
         yield from self.batch_iter()
+        self.exhausted = True
 
     def __len__(self) -> int:
         if self.length is None:
@@ -50,11 +56,8 @@ class _CallableBatchIter(contextlib.AbstractContextManager):
 
 def as_batch_iter(batch_iter: Any) -> Any:
     """A context manager that returns one epoch's batches when called; a clear ``TypeError`` otherwise."""
-    if not callable(batch_iter):
-        raise TypeError(
-            f'batch_iter must be a batch iterator (e.g. dpipe_lightning.batch_iter.Infinite) or a callable returning '
-            f"one epoch's batches, got {type(batch_iter).__name__}: {batch_iter!r}."
-        )
+    expected = "a batch iterator (e.g. dpipe_lightning.batch_iter.Infinite) or a callable returning one epoch's batches"
+    check_callable('batch_iter', batch_iter, expected)
     if hasattr(batch_iter, '__enter__') and hasattr(batch_iter, '__exit__'):
         return batch_iter
     return _CallableBatchIter(batch_iter)

@@ -10,15 +10,17 @@ with ``metrics = {'accuracy': accuracy}``.
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .._checks import check_callable, reject
+
 __all__ = ['compute_metrics', 'evaluate', 'evaluate_predict']
 
 
 def _check_metrics(metrics: Any) -> Mapping[str, Callable]:
     if not isinstance(metrics, Mapping):
-        raise TypeError(f'`metrics` must be a dict {{name: metric(y_true, y_pred)}}, got {type(metrics).__name__}')
+        reject(TypeError, 'metrics', 'a dict {name: metric(y_true, y_pred)}', metrics)
     for name, metric in metrics.items():
         if not callable(metric):
-            raise TypeError(f'`metrics[{name!r}]` must be callable as metric(y_true, y_pred), got {metric!r}')
+            check_callable(f'metrics[{name!r}]', metric, 'callable as metric(y_true, y_pred)')
     return metrics
 
 

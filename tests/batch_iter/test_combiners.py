@@ -33,7 +33,7 @@ def test_pad_batch_equal_nd_shapes():
 def test_pad_batch_equal_errors():
     with pytest.raises(ValueError, match='same number of dimensions'):
         pad_batch_equal([np.ones(2), np.ones((2, 2))])
-    with pytest.raises(ValueError, match='ratio must be in'):
+    with pytest.raises(ValueError, match=r'ratio must be a number in \[0, 1\], got 2 \(int\)'):
         pad_batch_equal([np.ones(2)], ratio=2)
 
 

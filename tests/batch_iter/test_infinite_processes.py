@@ -106,5 +106,5 @@ def test_unpicklable_functions_are_rejected_at_construction(transformers, loader
 
 
 def test_workers_must_be_thread_or_process():
-    with pytest.raises(ValueError, match=r"workers must be 'thread' or 'process', got 'fork'"):
+    with pytest.raises(ValueError, match=r"workers must be one of 'thread', 'process', got 'fork' \(str\)"):
         Infinite(iter([]), batch_size=1, batches_per_epoch=1, workers='fork')

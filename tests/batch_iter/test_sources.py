@@ -148,7 +148,7 @@ def test_ranks_and_seeds_change_the_stream():
 
 def test_seek_validation():
     source = sample([1, 2], random_state=0)
-    with pytest.raises(ValueError, match='position must be a non-negative int'):
+    with pytest.raises(ValueError, match=r'position must be an int >= 0, got -1 \(int\)'):
         source.seek(-1)
 
 

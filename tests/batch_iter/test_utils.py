@@ -69,9 +69,9 @@ def test_random_apply_forwards_args():
     assert f(0, 'call') == (0, 'call', 'bound', 2)
 
 
-@pytest.mark.parametrize('p', [-0.1, 1.5, 'x', True])
-def test_random_apply_validation(p):
-    with pytest.raises(ValueError, match='p must be a probability'):
+@pytest.mark.parametrize(('p', 'error'), [(-0.1, ValueError), (1.5, ValueError), ('x', TypeError), (True, TypeError)])
+def test_random_apply_validation(p, error):
+    with pytest.raises(error, match=r'p must be a number in \[0, 1\]'):
         random_apply(p, abs)
 
 

@@ -79,7 +79,7 @@ def test_size_validation(size, error):
     [(0, ValueError), (-1.0, ValueError), (float('inf'), ValueError), ('x', TypeError)],
 )
 def test_max_value_validation(max_value, error):
-    with pytest.raises(error, match='max_value must be a positive finite number'):
+    with pytest.raises(error, match=r'max_value must be a finite number > 0, got'):
         Digits(max_value=max_value)
 
 
@@ -118,12 +118,12 @@ def test_train_val_split_stratified_exact_total():
 @pytest.mark.parametrize(
     ('kwargs', 'error', 'match'),
     [
-        ({'val_fraction': 0}, ValueError, r'val_fraction must be a number in \(0, 1\)'),
-        ({'val_fraction': 1.0}, ValueError, r'val_fraction must be a number in \(0, 1\)'),
-        ({'val_fraction': '0.2'}, ValueError, r'val_fraction must be a number in \(0, 1\)'),
+        ({'val_fraction': 0}, ValueError, r'val_fraction must be a number in \(0, 1\], got 0 \(int\)'),
+        ({'val_fraction': 1.0}, ValueError, 'gives 10 validation and 0 training ids'),
+        ({'val_fraction': '0.2'}, TypeError, r"val_fraction must be a number in \(0, 1\], got '0.2' \(str\)"),
         ({'val_fraction': 0.01}, ValueError, 'gives 0 validation and 10 training ids'),
         ({'val_fraction': 0.99}, ValueError, 'gives 10 validation and 0 training ids'),
-        ({'random_state': 1.5}, TypeError, 'random_state must be an int or None'),
+        ({'random_state': 1.5}, TypeError, r'random_state must be an int, got 1.5 \(float\)'),
         ({'labels': [0, 1]}, ValueError, r'one label per id \(10\), got labels of shape \(2,\)'),
     ],
 )

@@ -21,3 +21,13 @@ def read_tree(root) -> dict[str, bytes]:
 @pytest.fixture
 def snapshot():
     return read_tree
+
+
+def full_text(error: BaseException) -> str:
+    """The error's text and every note added to it (context keeps the error's own type and text)."""
+    return '\n'.join([str(error), *getattr(error, '__notes__', ())])
+
+
+@pytest.fixture
+def full_message():
+    return full_text

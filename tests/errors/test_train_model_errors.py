@@ -8,6 +8,7 @@ import threading
 
 import pytest
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 
 import dpipe_lightning._paths
@@ -30,13 +31,13 @@ class NeedsAlpha(TorchModel):
 # name -> (train_model arguments replacing the valid ones, what is expected)
 CASES = {
     'model is not a TorchModel': (dict(model=nn.Linear(6, 3)), Rejects(TypeError, 'model', 'Linear', 'TorchModel')),
-    'n_epochs is 0': (dict(n_epochs=0), Rejects(ValueError, 'n_epochs', '0', 'positive int')),
-    'n_epochs is negative': (dict(n_epochs=-3), Rejects(ValueError, 'n_epochs', '-3', 'positive int')),
+    'n_epochs is 0': (dict(n_epochs=0), Rejects(ValueError, 'n_epochs must be an int >= 1, got 0 (int)')),
+    'n_epochs is negative': (dict(n_epochs=-3), Rejects(ValueError, 'n_epochs', '-3', 'int >= 1')),
     'n_epochs is a float': (dict(n_epochs=2.5), Rejects(TypeError, 'n_epochs', '2.5', 'float')),
     'n_epochs is a string': (dict(n_epochs='3'), Rejects(TypeError, 'n_epochs', "'3'", 'str')),
-    'lr is negative': (dict(lr=-0.1), Rejects(ValueError, 'lr', '-0.1', 'non-negative')),
-    'lr is NaN': (dict(lr=math.nan), Rejects(ValueError, 'lr', 'nan', 'finite')),
-    'lr is infinite': (dict(lr=math.inf), Rejects(ValueError, 'lr', 'inf', 'finite')),
+    'lr is negative': (dict(lr=-0.1), Rejects(ValueError, 'lr must be a number >= 0', 'got -0.1 (float)')),
+    'lr is NaN': (dict(lr=math.nan), Rejects(ValueError, 'lr', 'nan', '>= 0')),
+    'lr is infinite': (dict(lr=math.inf), Rejects(ValueError, 'lr', 'inf', '>= 0')),
     'lr is a string': (dict(lr='0.1'), Rejects(TypeError, 'lr', "'0.1'", 'str')),
     'lr is a stopping policy': (dict(lr=NEpochs(3)), Rejects(TypeError, 'lr', 'NEpochs', 'value policy')),
     'batch_iter is a number': (dict(batch_iter=5), Rejects(TypeError, 'batch_iter', 'int', 'Infinite')),
@@ -81,29 +82,41 @@ CASES = {
     'nonfinite_loss is unknown': (dict(nonfinite_loss='ignore'), Rejects(ValueError, 'nonfinite_loss', "'ignore'")),
     'checkpoint_every_n_steps is 0': (
         dict(checkpoint_every_n_steps=0),
-        Rejects(ValueError, 'checkpoint_every_n_steps', '0', 'positive'),
+        Rejects(ValueError, 'checkpoint_every_n_steps must be an int >= 1, got 0'),
     ),
     'checkpoint_every_n_seconds without checkpoints_path': (
         dict(checkpoint_every_n_seconds=10, checkpoints_path=None),
         Rejects(ValueError, 'checkpoint_every_n_seconds', 'checkpoints_path'),
     ),
     'a callback that is not a Callback': (dict(callbacks=[print]), Rejects(TypeError, 'callbacks[0]', 'Callback')),
-    'an unknown accelerator': (dict(accelerator='bogus'), Rejects(ValueError, 'accelerator', "'bogus'", 'train_model')),
+    'an unknown accelerator': (
+        dict(accelerator='bogus'),
+        Rejects(ValueError, "refuses accelerator='bogus' from the train_model call", 'Available names'),
+    ),
     'a bad precision': (dict(precision='bogus'), Rejects(ValueError, 'precision', "'bogus'", 'Allowed precision')),
-    'devices is 0': (dict(devices=0), Rejects(ValueError, 'devices', 'devices=0', 'train_model')),
+    'devices is 0': (dict(devices=0), Rejects(MisconfigurationException, 'refuses devices=0 from the train_model')),
     'devices is a list on the CPU': (
         dict(accelerator='cpu', devices=[0, 1]),
-        Rejects(TypeError, 'devices', '[0, 1]', 'int > 0'),
+        Rejects(TypeError, 'refuses devices=[0, 1]', 'int > 0'),
     ),
-    'an unknown strategy': (dict(strategy='nonsense'), Rejects(ValueError, 'strategy', "'nonsense'", 'train_model')),
-    'a plugin of the wrong kind': (dict(plugins=[1]), Rejects(ValueError, 'plugins', 'invalid type for plugin')),
+    'an unknown strategy': (
+        dict(strategy='nonsense'),
+        Rejects(ValueError, "refuses strategy='nonsense' from the train_model call"),
+    ),
+    'a plugin of the wrong kind': (
+        dict(plugins=[1]),
+        Rejects(MisconfigurationException, 'refuses plugins=[1]', 'invalid type for plugin'),
+    ),
     'num_nodes is 0': (dict(num_nodes=0), Rejects(ValueError, 'num_nodes', 'positive integer')),
 }
 GPU_CASES = {
-    'accelerator gpu without a GPU': (dict(accelerator='gpu'), Rejects(ValueError, 'accelerator', "'gpu'", 'auto')),
+    'accelerator gpu without a GPU': (
+        dict(accelerator='gpu'),
+        Rejects(MisconfigurationException, "refuses accelerator='gpu' from the train_model call"),
+    ),
     'more CUDA devices than the machine has': (
         dict(accelerator='cuda', devices=64),
-        Rejects(ValueError, 'accelerator', 'cuda', 'auto'),
+        Rejects(MisconfigurationException, "refuses accelerator='cuda'", 'not available'),
     ),
 }
 
@@ -138,7 +151,7 @@ def check_refused(snapshot, workspace, make_model, batch_iter, changes, expected
     with pytest.raises(expected.error) as caught:
         call(workspace, make_model, batch_iter, changes)
     assert type(caught.value) is expected.error
-    message = str(caught.value)
+    message = '\n'.join([str(caught.value), *getattr(caught.value, '__notes__', ())])
     for word in expected.words:
         assert word in message, f'{word!r} not in {message!r}'
     assert set(threading.enumerate()) == threads  # no worker, logger or launcher thread was ever started
@@ -156,9 +169,7 @@ def test_refused_before_any_work(snapshot, workspace, make_model, batch_iter, ch
 @pytest.mark.parametrize(('changes', 'expected'), GPU_CASES.values(), ids=GPU_CASES.keys())
 def test_gpu_settings_without_a_gpu(snapshot, workspace, make_model, batch_iter, changes, expected):
     error = check_refused(snapshot, workspace, make_model, batch_iter, changes, expected)
-    # Lightning's own text is kept, and its error is the cause
-    assert str(error.__cause__) in str(error)
-    assert type(error.__cause__).__name__ == 'MisconfigurationException'
+    assert 'CUDA' in str(error) or 'gpu' in str(error)  # Lightning's own error, with a note naming the argument
 
 
 def test_unwritable_checkpoints_path(snapshot, workspace, make_model, batch_iter, monkeypatch):

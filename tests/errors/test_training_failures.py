@@ -7,6 +7,7 @@ import itertools
 import os
 import tempfile
 import threading
+import traceback
 
 import numpy as np
 import pytest
@@ -78,49 +79,55 @@ BATCHES = {
 
 
 @pytest.mark.parametrize(('loaders', 'error', 'words'), BATCHES.values(), ids=BATCHES.keys())
-def test_a_batch_the_model_cannot_take(snapshot, model, blobs, tmp_path, loaders, error, words):
+def test_a_batch_the_model_cannot_take(snapshot, full_message, model, blobs, tmp_path, loaders, error, words):
     batch_iter, threads = loading(blobs, *loaders(blobs)), set(threading.enumerate())
     with pytest.raises(error) as caught:
         fit(model, batch_iter, tmp_path)
-    assert type(caught.value) is error
-    message = str(caught.value)
-    assert 'TorchModel.do_train_step failed on a batch' in message and 'do_train_step(*inputs, lr)' in message
+    assert type(caught.value) is error and caught.value.__cause__ is None  # torch's own error, not a new one
+    message = full_message(caught.value)
+    assert 'raised by TorchModel.do_train_step in epoch 0 on a batch' in message
+    assert 'do_train_step(*inputs, lr)' in message
     for word in words:
         assert word in message, f'{word!r} not in {message!r}'
-    assert type(caught.value.__cause__) is error and str(caught.value.__cause__) in message  # chained, text kept
+    assert any('site-packages/torch' in frame.filename for frame in traceback.extract_tb(caught.tb))  # its traceback
     assert_stopped(batch_iter, threads)
     assert not (tmp_path / 'checkpoints').exists() or snapshot(tmp_path / 'checkpoints') == {}
 
 
-def test_a_convolutional_model_says_its_input_channels(blobs, tmp_path):
+def test_a_convolutional_model_says_its_input_channels(full_message, blobs, tmp_path):
     core = nn.Sequential(nn.Conv2d(3, 4, kernel_size=3), nn.Flatten(), nn.Linear(16, 3))
     model = TorchModel(core, nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.Adam)
     with pytest.raises(RuntimeError) as caught:
         fit(model, loading(blobs, blobs.load_x, blobs.load_y), tmp_path)
-    assert 'Tensor(shape=(8, 6), dtype=torch.float32' in str(caught.value)
-    assert 'its first Conv2d layer takes 3 input channels, i.e. (batch, 3, ...)' in str(caught.value)
+    assert 'Tensor(shape=(8, 6), dtype=torch.float32' in full_message(caught.value)
+    assert 'its first Conv2d layer takes 3 input channels, i.e. (batch, 3, ...)' in full_message(caught.value)
 
 
-def test_errors_of_other_types_pass_unchanged(blobs, tmp_path, make_model, make_batch_iter):
+def test_a_users_error_keeps_its_type_text_and_traceback(blobs, tmp_path, make_model, make_batch_iter):
+    class MyError(Exception):
+        pass
+
     class Broken(TorchModel):
         def do_train_step(self, *inputs, lr):
-            raise KeyError('my own error')
+            raise MyError('my own error')
 
-    with pytest.raises(KeyError, match='my own error') as caught:
+    with pytest.raises(MyError) as caught:
         fit(make_model(Broken), make_batch_iter(blobs), tmp_path)
-    assert caught.value.__cause__ is None
+    assert str(caught.value) == 'my own error' and caught.value.__cause__ is None
+    assert traceback.extract_tb(caught.tb)[-1].name == 'do_train_step'  # raised where the user raised it
+    assert 'raised by Broken.do_train_step in epoch 0' in caught.value.__notes__[-1]
 
 
-def test_do_train_step_returning_a_float(snapshot, blobs, tmp_path, make_model, make_batch_iter):
-    class ReturnsFloat(TorchModel):
+def test_do_train_step_returning_something_that_is_no_loss(snapshot, blobs, tmp_path, make_model, make_batch_iter):
+    class ReturnsText(TorchModel):
         def do_train_step(self, *inputs, lr):
-            return float(super().do_train_step(*inputs, lr=lr))
+            super().do_train_step(*inputs, lr=lr)
+            return 'done'
 
     batch_iter, threads = make_batch_iter(blobs), set(threading.enumerate())
-    with pytest.raises(TypeError, match=r'ReturnsFloat\.do_train_step must return the loss as a tensor') as caught:
-        fit(make_model(ReturnsFloat), batch_iter, tmp_path)
-    assert type(caught.value.__cause__).__name__ == 'MisconfigurationException'
-    assert 'manual optimization' in str(caught.value)  # Lightning's text is kept
+    expected = r"value ReturnsText\.do_train_step returned must be the loss: a tensor, a number, .* got 'done' \(str\)"
+    with pytest.raises(TypeError, match=expected):
+        fit(make_model(ReturnsText), batch_iter, tmp_path)
     assert_stopped(batch_iter, threads)
     assert not (tmp_path / 'checkpoints').exists() or snapshot(tmp_path / 'checkpoints') == {}
 
@@ -198,11 +205,11 @@ def test_a_loader_raising(snapshot, model, blobs, tmp_path):
 # ---- disk full or permission lost while checkpointing ----
 
 
-def fail_checkpoints_after_the_first(monkeypatch, error):
-    real_save, calls = torch.save, itertools.count()
+def fail_checkpoints_after_the_first(monkeypatch, folder, error):
+    real_save = torch.save
 
     def save(obj, file, *args, **kwargs):
-        if next(calls) >= 1:
+        if isinstance(obj, dict) and 'optimizer_states' in obj and any(folder.glob('*.ckpt')):  # a 2nd checkpoint
             file.write(b'partial')
             raise error
         return real_save(obj, file, *args, **kwargs)
@@ -224,7 +231,8 @@ def check_checkpoint_failure(snapshot, model, batch_iter, tmp_path, expected, st
 
 
 def test_disk_full_while_checkpointing(snapshot, model, batch_iter, tmp_path, monkeypatch):
-    fail_checkpoints_after_the_first(monkeypatch, OSError(errno.ENOSPC, 'No space left on device'))
+    error = OSError(errno.ENOSPC, 'No space left on device')
+    fail_checkpoints_after_the_first(monkeypatch, tmp_path / 'checkpoints', error)
     check_checkpoint_failure(snapshot, model, batch_iter, tmp_path, OSError, 'No space left on device')
 
 

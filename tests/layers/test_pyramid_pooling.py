@@ -105,13 +105,13 @@ def test_pooling_must_be_callable(pooling):
 
 @pytest.mark.parametrize('levels', [1.0, '2', True, None])
 def test_levels_type(levels):
-    with pytest.raises(TypeError, match=r'levels must be a positive int, got'):
+    with pytest.raises(TypeError, match=r'levels must be an int >= 1, got'):
         PyramidPooling(F.max_pool2d, levels)
 
 
 @pytest.mark.parametrize('levels', [0, -1])
 def test_levels_value(levels):
-    with pytest.raises(ValueError, match=rf'levels must be a positive int, got {levels}'):
+    with pytest.raises(ValueError, match=rf'levels must be an int >= 1, got {levels} \(int\)'):
         PyramidPooling(F.max_pool2d, levels)
 
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from dpipe_lightning.batch_iter import Infinite, load_by_random_id
 from dpipe_lightning.torch import TorchModel, train_model
-from dpipe_lightning.train._preemption import DDPPreemption
+from dpipe_lightning.train._preemption import Preemption
 from dpipe_lightning.train.policy import EarlyStopping, Exponential, Policy
 
 
@@ -59,7 +59,7 @@ class Events(Policy):
 
 
 def main(out, mode):
-    DDPPreemption.every_n_steps = 4  # agree on SIGTERM before step 8 (inside epoch 1), not at an epoch boundary
+    Preemption.every_n_steps = 4  # agree on SIGTERM before step 8 (inside epoch 1), not at an epoch boundary
     torch.set_num_threads(1)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

@@ -103,11 +103,11 @@ def test_a_failed_save_keeps_the_previous_file(make_model, tmp_path, monkeypatch
     ('arguments', 'error', 'match'),
     [
         (('not a module', nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.Adam), TypeError, 'model_core'),
-        ((nn.ReLU(), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.Adam), ValueError, 'no parameters'),
+        ((nn.ReLU(), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.Adam), ValueError, 'nothing to train'),
         ((nn.Linear(2, 2), 'softmax', nn.CrossEntropyLoss(), torch.optim.Adam), TypeError, 'logits2pred'),
         ((nn.Linear(2, 2), nn.Softmax(-1), None, torch.optim.Adam), TypeError, 'logits2loss'),
         ((nn.Linear(2, 2), nn.Softmax(-1), nn.CrossEntropyLoss(), 'adam'), TypeError, 'optimize'),
-        ((nn.Linear(2, 2), nn.Softmax(-1), nn.CrossEntropyLoss(), list), TypeError, 'optimize must build'),
+        ((nn.Linear(2, 2), nn.Softmax(-1), nn.CrossEntropyLoss(), list), TypeError, 'which built a list'),
         (
             (nn.Linear(2, 2), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.Adam, 'yes'),
             TypeError,
@@ -122,5 +122,5 @@ def test_bad_arguments(arguments, error, match):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only machine')
 def test_cuda_true_without_cuda():
-    with pytest.raises(ValueError, match='cuda=True'):
+    with pytest.raises(ValueError, match=r'cuda must be None or False .* CUDA is not available, got True'):
         TorchModel(nn.Linear(2, 2), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.Adam, cuda=True)

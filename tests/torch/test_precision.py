@@ -69,12 +69,17 @@ class RawStep(TorchModel):
         return loss.detach()
 
 
-@pytest.mark.parametrize(('cls', 'match'), [(RawBackward, r'loss\.backward\(\) directly'),
-                                            (RawStep, r'stepped the optimizer directly')])  # fmt: skip
-def test_custom_steps_that_bypass_lightning_under_fp16_are_refused(make_model, batch_iter, cls, match):
-    with pytest.raises(RuntimeError, match=match + '.*fp16 mixed precision.*self.backward_step'):
-        train_model(make_model(cls), batch_iter, n_epochs=1, lr=1e-3, plugins=[fp16_on_cpu()],
+def test_a_custom_step_with_a_raw_step_under_fp16_is_refused(make_model, batch_iter):
+    with pytest.raises(RuntimeError, match=r'stepped the optimizer directly.*fp16 mixed precision.*self.backward_step'):
+        train_model(make_model(RawStep), batch_iter, n_epochs=1, lr=1e-3, plugins=[fp16_on_cpu()],
                     enable_progress_bar=False)  # fmt: skip
+
+
+def test_a_custom_step_with_a_raw_backward_under_fp16_keeps_the_scalers_error_and_says_why(make_model, batch_iter):
+    with pytest.raises(AssertionError, match='unscale_') as caught:  # the GradScaler's own error
+        train_model(make_model(RawBackward), batch_iter, n_epochs=1, lr=1e-3, plugins=[fp16_on_cpu()],
+                    enable_progress_bar=False)  # fmt: skip
+    assert any('loss.backward() directly' in note and 'self.backward_step' in note for note in caught.value.__notes__)
 
 
 @pytest.mark.parametrize('cls', [RawBackward, RawStep])

@@ -156,7 +156,7 @@ def test_checkpoints_every_epoch_newest_two_kept(model, batch_iter, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['epoch=0001-step=00000008.ckpt', 'epoch=0002-step=00000012.ckpt']
     saved = torch.load(tmp_path / 'epoch=0002-step=00000012.ckpt', weights_only=True)
     assert {'state_dict', 'optimizer_states', 'callbacks', 'epoch'} <= set(saved)
-    assert saved['callbacks']['dpipe_lightning.policies']['policies']['lr'] is not None
+    assert saved['callbacks']['dpipe_lightning.run']['run']['policies']['lr'] is not None
     weights = {k.removeprefix('model_core.'): v for k, v in saved['state_dict'].items()}
     assert all(torch.equal(weights[k], v) for k, v in model.model_core.state_dict().items())
 

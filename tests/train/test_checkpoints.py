@@ -89,9 +89,9 @@ def test_a_checkpoint_of_another_architecture_is_refused_and_kept(model, batch_i
 @pytest.mark.parametrize(
     ('arguments', 'match'),
     [
-        ({'checkpoint_every_n_steps': 2}, 'need a checkpoints_path'),
-        ({'checkpoint_every_n_steps': 0, 'checkpoints_path': 'x'}, 'checkpoint_every_n_steps must be a positive int'),
-        ({'checkpoint_every_n_seconds': -1, 'checkpoints_path': 'x'}, 'checkpoint_every_n_seconds must be a positive'),
+        ({'checkpoint_every_n_steps': 2}, 'checkpoint_every_n_steps must be None without a checkpoints_path'),
+        ({'checkpoint_every_n_steps': 0, 'checkpoints_path': 'x'}, 'checkpoint_every_n_steps must be an int >= 1'),
+        ({'checkpoint_every_n_seconds': -1, 'checkpoints_path': 'x'}, 'checkpoint_every_n_seconds must be a finite'),
     ],
 )
 def test_checkpoint_interval_errors(model, batch_iter, arguments, match, tmp_path, monkeypatch):

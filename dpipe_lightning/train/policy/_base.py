@@ -1,14 +1,12 @@
 """The policy interface: ``Policy``, ``ValuePolicy``, ``Constant`` and ``EarlyStopping``."""
 
 from abc import ABCMeta
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-import numpy as np
+from ._state import decode, encode
 
 __all__ = ['Constant', 'EarlyStopping', 'Policy', 'ValuePolicy']
-
-_SCALARS = (bool, int, float, str, type(None))
 
 
 class EarlyStopping(Exception):
@@ -17,54 +15,6 @@ class EarlyStopping(Exception):
     Unlike deep_pipe 0.0.7 it is a plain ``Exception``, not a ``StopIteration``: it survives generators and is
     never swallowed by ``except StopIteration``.
     """
-
-
-def to_plain(value: Any, where: str = 'state') -> Any:
-    """Convert ``value`` to plain data: Python scalars and lists, tuples and dicts of them.
-
-    Numpy scalars become Python numbers, numpy arrays nested lists, subclasses of ``int``/``float``/``str``
-    (e.g. enums) their base type. Anything else raises ``TypeError`` naming its location ``where``.
-    """
-    if type(value) in _SCALARS:
-        return value
-    if isinstance(value, np.generic | np.ndarray):
-        return to_plain(value.tolist(), where)
-    for kind in (bool, int, float, str):
-        if isinstance(value, kind):
-            return kind(value)
-    if isinstance(value, list | tuple):
-        items = [to_plain(item, f'{where}[{i}]') for i, item in enumerate(value)]
-        return items if isinstance(value, list) else tuple(items)
-    if isinstance(value, Mapping):
-        return {
-            to_plain(key, f'{where} key {key!r}'): to_plain(item, f'{where}[{key!r}]') for key, item in value.items()
-        }
-    raise TypeError(
-        f'{where} holds {value!r} of type {type(value).__name__}, which is not plain data '
-        '(numbers, strings, None, and lists/tuples/dicts of them); override `state_dict`/`load_state_dict`'
-    )
-
-
-def expect_keys(policy: 'Policy', state: Mapping[str, Any], keys: Sequence[str]) -> Mapping[str, Any]:
-    """Return ``state`` if its keys are exactly ``keys``, else raise ``ValueError`` naming the difference."""
-    if not isinstance(state, Mapping):
-        raise TypeError(f'{type(policy).__name__}.load_state_dict: expected a dict, got {type(state).__name__}')
-    if set(state) != set(keys):
-        raise ValueError(
-            f'{type(policy).__name__}.load_state_dict: expected the keys {sorted(keys)}, got {sorted(state)}'
-        )
-    return state
-
-
-def _like(current: Any, value: Any) -> Any:
-    """Give a loaded ``value`` back the numpy (or tuple) type of the attribute ``current`` it replaces."""
-    if isinstance(current, np.ndarray):
-        return np.asarray(value, dtype=current.dtype)
-    if isinstance(current, np.generic):
-        return type(current)(value)
-    if type(current) is tuple and isinstance(value, list):
-        return tuple(value)
-    return value
 
 
 class Policy:
@@ -92,26 +42,27 @@ class Policy:
     def train_step_finished(self, epoch: int, iteration: int, loss: float) -> None:
         """Called after the train step number ``iteration`` of ``epoch`` with its ``loss``."""
 
-    def state_dict(self) -> dict:
-        """The policy's state as plain data, stored in checkpoints.
+    #: attributes that are configuration taken from the current constructor call, not state (e.g. budgets)
+    _not_in_state: ClassVar[tuple[str, ...]] = ()
 
-        By default: every attribute in ``__dict__`` except callables, with numpy scalars and arrays converted
-        to Python numbers and lists. Policies holding other objects override this and `load_state_dict`.
+    def state_dict(self) -> dict:
+        """The policy's state, stored in checkpoints: every attribute except callables and ``_not_in_state``.
+
+        Numbers, strings, containers, numpy arrays and random generators, and torch tensors are stored exactly
+        (see ``dpipe_lightning.train.policy._state``); any other object raises ``TypeError`` naming the attribute.
+        Override this and `load_state_dict` for such objects.
         """
+        owner = type(self).__name__
         return {
-            name: to_plain(value, f'{type(self).__name__}.{name}')
+            name: encode(value, f'{owner}.{name}')
             for name, value in vars(self).items()
-            if not callable(value)
+            if not callable(value) and name not in self._not_in_state
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a state from `state_dict`, overwriting the current attributes (constructor arguments too).
-
-        By default every entry is set as an attribute; one replacing a numpy array or scalar (or a tuple) gets
-        its type back.
-        """
+        """Restore a state from `state_dict`, overwriting the current attributes (constructor arguments too)."""
         for name, value in state.items():
-            setattr(self, name, _like(vars(self).get(name), value))
+            setattr(self, name, decode(value))
 
 
 class _ValuePolicyMeta(ABCMeta):

@@ -4,8 +4,9 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._base import ValuePolicy, expect_keys, to_plain
-from ._checks import check_bool, check_epoch_dict, check_int, check_real
+from ..._checks import check_bool, check_int, check_number
+from ._base import ValuePolicy
+from ._checks import check_epoch_dict
 from ._function import FunctionOfIndex
 
 __all__ = ['EpochValuePolicy', 'Exponential', 'LambdaEpoch', 'Schedule', 'Switch']
@@ -55,25 +56,16 @@ class Exponential(EpochValuePolicy):
         min_value: float = -math.inf,
         max_value: float = math.inf,
     ) -> None:
-        self._configure(initial, multiplier, step_length, floordiv, min_value, max_value)
-        self.value = self.value_at(0)
-
-    def _configure(
-        self, initial: Any, multiplier: Any, step_length: Any, floordiv: Any, min_value: Any, max_value: Any
-    ) -> None:
         owner = type(self).__name__
-        self.initial = check_real(owner, 'initial', initial)
-        self.multiplier = check_real(owner, 'multiplier', multiplier)
-        self.step_length = check_int(owner, 'step_length', step_length, minimum=1)
-        self.floordiv = check_bool(owner, 'floordiv', floordiv)
-        self.min_value = check_real(owner, 'min_value', min_value, finite=False)
-        self.max_value = check_real(owner, 'max_value', max_value, finite=False)
-        if self.min_value > self.max_value:
-            raise ValueError(
-                f'{owner}: `min_value` must be <= `max_value`, got min_value={min_value!r}, max_value={max_value!r}'
-            )
-        if not self.floordiv and self.multiplier <= 0:
-            raise ValueError(f'{owner}: `multiplier` must be > 0 when floordiv=False, got {multiplier!r}')
+        self.initial = check_number(f'{owner}: initial', initial)
+        self.multiplier = check_number(f'{owner}: multiplier', multiplier)
+        self.step_length = check_int(f'{owner}: step_length', step_length, minimum=1)
+        self.floordiv = check_bool(f'{owner}: floordiv', floordiv)
+        self.min_value = check_number(f'{owner}: min_value', min_value, finite=False)
+        self.max_value = check_number(f'{owner}: max_value', max_value, finite=False, minimum=self.min_value)
+        if not self.floordiv:
+            check_number(f'{owner}: multiplier (with floordiv=False)', multiplier, minimum=0, strict=True)
+        self.value = self.value_at(0)
 
     def value_at(self, epoch: int) -> float:
         power = epoch // self.step_length if self.floordiv else epoch / self.step_length
@@ -83,17 +75,6 @@ class Exponential(EpochValuePolicy):
             factor = math.inf if self.multiplier > 0 or power % 2 == 0 else -math.inf
         value = self.initial * factor if self.initial else 0.0
         return float(min(max(value, self.min_value), self.max_value))
-
-    _KEYS = ('value', 'initial', 'multiplier', 'step_length', 'floordiv', 'min_value', 'max_value')
-
-    def state_dict(self) -> dict:
-        """``{'value', 'initial', 'multiplier', 'step_length', 'floordiv', 'min_value', 'max_value'}``."""
-        return {key: getattr(self, key) for key in self._KEYS}
-
-    def load_state_dict(self, state: dict) -> None:
-        state = expect_keys(self, state, self._KEYS)
-        self._configure(*(state[key] for key in self._KEYS[1:]))
-        self.value = check_real(type(self).__name__, 'value', state['value'], finite=False)
 
 
 class Schedule(EpochValuePolicy):
@@ -110,17 +91,14 @@ class Schedule(EpochValuePolicy):
     """
 
     def __init__(self, initial: float, epoch2value_multiplier: Mapping[int, float]) -> None:
-        self._configure(initial, epoch2value_multiplier)
-        self.value = self.value_at(0)
-
-    def _configure(self, initial: Any, epoch2value_multiplier: Any) -> None:
         owner = type(self).__name__
-        self.initial = check_real(owner, 'initial', initial)
-        epochs = check_epoch_dict(owner, 'epoch2value_multiplier', epoch2value_multiplier)
+        self.initial = check_number(f'{owner}: initial', initial)
+        epochs = check_epoch_dict(f'{owner}: epoch2value_multiplier', epoch2value_multiplier)
         self.epoch2value_multiplier = {
-            epoch: check_real(owner, f'epoch2value_multiplier[{epoch}]', multiplier)
+            epoch: check_number(f'{owner}: epoch2value_multiplier[{epoch}]', multiplier)
             for epoch, multiplier in epochs.items()
         }
+        self.value = self.value_at(0)
 
     @staticmethod
     def constant_multiplier(initial: float, multiplier: float, epochs: Iterable[int]) -> 'Schedule':
@@ -135,16 +113,6 @@ class Schedule(EpochValuePolicy):
             value *= multiplier
         return value
 
-    def state_dict(self) -> dict:
-        """``{'value', 'initial', 'epoch2value_multiplier': [[epoch, multiplier], ...]}``."""
-        pairs = [[epoch, multiplier] for epoch, multiplier in self.epoch2value_multiplier.items()]
-        return {'value': self.value, 'initial': self.initial, 'epoch2value_multiplier': pairs}
-
-    def load_state_dict(self, state: dict) -> None:
-        state = expect_keys(self, state, ('value', 'initial', 'epoch2value_multiplier'))
-        self._configure(state['initial'], dict(state['epoch2value_multiplier']))
-        self.value = check_real(type(self).__name__, 'value', state['value'], finite=False)
-
 
 class Switch(EpochValuePolicy):
     """Switch the value at given epochs: in epoch ``e`` it is the value of the largest key ``<= e``.
@@ -156,20 +124,13 @@ class Switch(EpochValuePolicy):
     initial
         the value before the first key.
     epoch_to_value
-        ``{epoch: value}``, epochs are integers >= 0; values must be plain data (numbers, strings, ...).
+        ``{epoch: value}``, epochs are integers >= 0; values are any data a policy state can hold.
     """
 
     def __init__(self, initial: Any, epoch_to_value: Mapping[int, Any]) -> None:
-        self._configure(initial, epoch_to_value)
+        self.initial = initial
+        self.epoch_to_value = check_epoch_dict(f'{type(self).__name__}: epoch_to_value', epoch_to_value)
         self.value = self.value_at(0)
-
-    def _configure(self, initial: Any, epoch_to_value: Any) -> None:
-        owner = type(self).__name__
-        self.initial = to_plain(initial, f'{owner}: `initial`')
-        epochs = check_epoch_dict(owner, 'epoch_to_value', epoch_to_value)
-        self.epoch_to_value = {
-            epoch: to_plain(value, f'{owner}: `epoch_to_value[{epoch}]`') for epoch, value in epochs.items()
-        }
 
     def value_at(self, epoch: int) -> Any:
         value = self.initial
@@ -178,16 +139,6 @@ class Switch(EpochValuePolicy):
                 break
             value = candidate
         return value
-
-    def state_dict(self) -> dict:
-        """``{'value', 'initial', 'epoch_to_value': [[epoch, value], ...]}``."""
-        pairs = [[epoch, value] for epoch, value in self.epoch_to_value.items()]
-        return {'value': self.value, 'initial': self.initial, 'epoch_to_value': pairs}
-
-    def load_state_dict(self, state: dict) -> None:
-        state = expect_keys(self, state, ('value', 'initial', 'epoch_to_value'))
-        self._configure(state['initial'], dict(state['epoch_to_value']))
-        self.value = state['value']
 
 
 class LambdaEpoch(FunctionOfIndex, EpochValuePolicy):

@@ -3,8 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from ._base import expect_keys, to_plain
-from ._checks import check_callable
+from ..._checks import check_callable
 
 __all__ = ['FunctionOfIndex']
 
@@ -15,18 +14,13 @@ class FunctionOfIndex:
     ``func`` and its arguments are not part of the state, so a policy holding a lambda still checkpoints.
     """
 
+    _not_in_state = ('args', 'kwargs')
+
     def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self.func = check_callable(type(self).__name__, 'func', func)
+        self.func = check_callable(f'{type(self).__name__}: func', func)
         self.args = args
         self.kwargs = kwargs
         self.value = self.value_at(0)
 
     def value_at(self, index: int) -> Any:
         return self.func(index, *self.args, **self.kwargs)
-
-    def state_dict(self) -> dict:
-        """``{'value'}``: ``func`` and its arguments are not stored, so lambdas checkpoint."""
-        return {'value': to_plain(self.value, f'{type(self).__name__}.value')}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.value = expect_keys(self, state, ('value',))['value']

@@ -3,16 +3,9 @@
 import math
 from collections.abc import Sequence
 
-from ._base import ValuePolicy, expect_keys
-from ._checks import (
-    check_choice,
-    check_int,
-    check_non_negative,
-    check_positive,
-    check_real,
-    mean_loss,
-    read_metric,
-)
+from ..._checks import check_choice, check_int, check_number, reject
+from ._base import ValuePolicy
+from ._checks import mean_loss, read_metric
 
 __all__ = ['DecreasingOnPlateau']
 
@@ -55,31 +48,19 @@ class DecreasingOnPlateau(ValuePolicy):
         monitor: str | None = None,
         mode: str = 'min',
     ) -> None:
-        self._configure(initial, multiplier, patience, rtol, atol, monitor, mode)
+        owner = type(self).__name__
+        self.initial = check_number(f'{owner}: initial', initial)
+        self.multiplier = check_number(f'{owner}: multiplier', multiplier, minimum=0, strict=True)
+        self.patience = check_int(f'{owner}: patience', patience, minimum=0)
+        self.rtol = check_number(f'{owner}: rtol', rtol, minimum=0)
+        self.atol = check_number(f'{owner}: atol', atol, minimum=0)
+        if monitor is not None and not isinstance(monitor, str):
+            reject(TypeError, f'{owner}: monitor', 'a metric name (str) or None', monitor)
+        self.monitor = monitor
+        self.mode = check_choice(f'{owner}: mode', mode, ('min', 'max'))
         self.value = self.initial
         self.margin = math.inf if self.mode == 'min' else -math.inf
         self.counter = 0
-
-    def _configure(
-        self,
-        initial: float,
-        multiplier: float,
-        patience: int,
-        rtol: float,
-        atol: float,
-        monitor: str | None,
-        mode: str,
-    ) -> None:
-        owner = type(self).__name__
-        self.initial = check_real(owner, 'initial', initial)
-        self.multiplier = check_positive(owner, 'multiplier', multiplier)
-        self.patience = check_int(owner, 'patience', patience, minimum=0)
-        self.rtol = check_non_negative(owner, 'rtol', rtol)
-        self.atol = check_non_negative(owner, 'atol', atol)
-        if monitor is not None and not isinstance(monitor, str):
-            raise TypeError(f'{owner}: `monitor` must be a metric name (str) or None, got {monitor!r}')
-        self.monitor = monitor
-        self.mode = check_choice(owner, 'mode', mode, ('min', 'max'))
 
     def _score(self, train_losses: Sequence[float] | None, metrics: dict | None) -> float | None:
         owner = type(self).__name__
@@ -104,28 +85,3 @@ class DecreasingOnPlateau(ValuePolicy):
             if self.counter > self.patience:
                 self.value *= self.multiplier
                 self.counter = 0
-
-    _KEYS = (
-        'value',
-        'margin',
-        'counter',
-        'initial',
-        'multiplier',
-        'patience',
-        'rtol',
-        'atol',
-        'monitor',
-        'mode',
-    )
-
-    def state_dict(self) -> dict:
-        """``{'value', 'margin', 'counter'}`` plus the constructor arguments."""
-        return {key: getattr(self, key) for key in self._KEYS}
-
-    def load_state_dict(self, state: dict) -> None:
-        state = expect_keys(self, state, self._KEYS)
-        self._configure(*(state[key] for key in self._KEYS[3:]))
-        owner = type(self).__name__
-        self.value = check_real(owner, 'value', state['value'], finite=False)
-        self.margin = check_real(owner, 'margin', state['margin'], finite=False)
-        self.counter = check_int(owner, 'counter', state['counter'], minimum=0)

@@ -3,8 +3,8 @@
 import math
 from typing import Any
 
-from ._base import ValuePolicy, expect_keys
-from ._checks import check_int, check_real
+from ..._checks import check_int, check_number
+from ._base import ValuePolicy
 from ._function import FunctionOfIndex
 
 __all__ = ['CosineAnnealing', 'LambdaStep', 'LinearWarmup', 'StepValuePolicy']
@@ -42,14 +42,11 @@ class _Ramp(StepValuePolicy):
     _END = 'final'
 
     def __init__(self, initial: float, final: float, n_steps: int) -> None:
-        self._configure(initial, final, n_steps)
-        self.value = self.value_at(0)
-
-    def _configure(self, initial: Any, final: Any, n_steps: Any) -> None:
         owner = type(self).__name__
-        self.initial = check_real(owner, 'initial', initial)
-        setattr(self, self._END, check_real(owner, self._END, final))
-        self.n_steps = check_int(owner, 'n_steps', n_steps, minimum=1)
+        self.initial = check_number(f'{owner}: initial', initial)
+        setattr(self, self._END, check_number(f'{owner}: {self._END}', final))
+        self.n_steps = check_int(f'{owner}: n_steps', n_steps, minimum=1)
+        self.value = self.value_at(0)
 
     @staticmethod
     def _shape(fraction: float) -> float:
@@ -61,20 +58,6 @@ class _Ramp(StepValuePolicy):
         if fraction == 1:
             return end
         return float(self.initial + (end - self.initial) * self._shape(fraction))
-
-    def state_dict(self) -> dict:
-        """``{'value', 'initial', <end>, 'n_steps'}`` (``<end>`` is ``target`` or ``final``)."""
-        return {
-            'value': self.value,
-            'initial': self.initial,
-            self._END: getattr(self, self._END),
-            'n_steps': self.n_steps,
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        state = expect_keys(self, state, ('value', 'initial', self._END, 'n_steps'))
-        self._configure(state['initial'], state[self._END], state['n_steps'])
-        self.value = check_real(type(self).__name__, 'value', state['value'])
 
 
 class LinearWarmup(_Ramp):

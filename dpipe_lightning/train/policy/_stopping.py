@@ -8,16 +8,9 @@ import math
 import time
 from collections.abc import Sequence
 
-from ._base import EarlyStopping, Policy, expect_keys
-from ._checks import (
-    check_choice,
-    check_int,
-    check_non_negative,
-    check_positive,
-    check_real,
-    mean_loss,
-    read_metric,
-)
+from ..._checks import check_choice, check_int, check_number, reject
+from ._base import EarlyStopping, Policy
+from ._checks import mean_loss, read_metric
 
 __all__ = ['LossStop', 'MetricStop', 'NEpochs', 'NSteps', 'TimeBudget']
 
@@ -32,18 +25,13 @@ class NEpochs(Policy):
     """
 
     def __init__(self, n_epochs: int) -> None:
-        self.n_epochs = check_int(type(self).__name__, 'n_epochs', n_epochs, minimum=0)
+        self.n_epochs = check_int(f'{type(self).__name__}: n_epochs', n_epochs, minimum=0)
 
     def epoch_started(self, epoch: int) -> None:
         if epoch >= self.n_epochs:
             raise EarlyStopping(f'NEpochs: the budget of {self.n_epochs} epochs is reached')
 
-    def state_dict(self) -> dict:
-        """``{}``: the budget comes from the constructor."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        expect_keys(self, state, ())
+    _not_in_state = ('n_epochs',)  # the budget comes from the constructor
 
 
 class NSteps(Policy):
@@ -59,7 +47,7 @@ class NSteps(Policy):
     """
 
     def __init__(self, n_steps: int) -> None:
-        self.n_steps = check_int(type(self).__name__, 'n_steps', n_steps, minimum=1)
+        self.n_steps = check_int(f'{type(self).__name__}: n_steps', n_steps, minimum=1)
 
     def train_step_started(self, epoch: int, iteration: int) -> None:
         if iteration >= self.n_steps:
@@ -69,12 +57,7 @@ class NSteps(Policy):
         if iteration + 1 >= self.n_steps:
             raise EarlyStopping(f'NSteps: the budget of {self.n_steps} steps is reached')
 
-    def state_dict(self) -> dict:
-        """``{}``: the budget comes from the constructor, the progress from the step index."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        expect_keys(self, state, ())
+    _not_in_state = ('n_steps',)  # the budget comes from the constructor, the progress from the step index
 
 
 class TimeBudget(Policy):
@@ -90,7 +73,7 @@ class TimeBudget(Policy):
     """
 
     def __init__(self, seconds: float) -> None:
-        self.seconds = check_positive(type(self).__name__, 'seconds', seconds)
+        self.seconds = check_number(f'{type(self).__name__}: seconds', seconds, minimum=0, strict=True)
         self.elapsed = 0.0
         self._epoch_start: float | None = None
 
@@ -106,14 +89,7 @@ class TimeBudget(Policy):
         if self.elapsed >= self.seconds:
             raise EarlyStopping(f'TimeBudget: {self.elapsed:.1f} s of the {self.seconds:g} s budget are spent')
 
-    def state_dict(self) -> dict:
-        """``{'elapsed'}``: seconds of training so far."""
-        return {'elapsed': self.elapsed}
-
-    def load_state_dict(self, state: dict) -> None:
-        state = expect_keys(self, state, ('elapsed',))
-        self.elapsed = check_non_negative(type(self).__name__, 'elapsed', state['elapsed'])
-        self._epoch_start = None
+    _not_in_state = ('seconds', '_epoch_start')  # the state is the training time so far, ``elapsed``
 
 
 class LossStop(Policy):
@@ -131,13 +107,8 @@ class LossStop(Policy):
     """
 
     def __init__(self, max_ratio: float = 3) -> None:
-        self._configure(max_ratio)
+        self.max_ratio = check_number(f'{type(self).__name__}: max_ratio', max_ratio, minimum=1, strict=True)
         self.min_loss: float | None = None
-
-    def _configure(self, max_ratio: float) -> None:
-        self.max_ratio = check_real(type(self).__name__, 'max_ratio', max_ratio)
-        if self.max_ratio <= 1:
-            raise ValueError(f'{type(self).__name__}: `max_ratio` must be > 1, got {max_ratio!r}')
 
     def epoch_finished(
         self, epoch: int, *, train_losses: Sequence[float] | None = None, metrics: dict | None = None
@@ -153,16 +124,6 @@ class LossStop(Policy):
                 f'LossStop: the mean train loss of epoch {epoch} ({loss:g}) exceeds {self.max_ratio:g} times '
                 f'the smallest one ({self.min_loss:g})'
             )
-
-    def state_dict(self) -> dict:
-        """``{'max_ratio', 'min_loss'}`` (``min_loss`` is None before the first epoch)."""
-        return {'max_ratio': self.max_ratio, 'min_loss': self.min_loss}
-
-    def load_state_dict(self, state: dict) -> None:
-        state = expect_keys(self, state, ('max_ratio', 'min_loss'))
-        self._configure(state['max_ratio'])
-        min_loss = state['min_loss']
-        self.min_loss = None if min_loss is None else check_real(type(self).__name__, 'min_loss', min_loss)
 
 
 class MetricStop(Policy):
@@ -186,18 +147,15 @@ class MetricStop(Policy):
     """
 
     def __init__(self, monitor: str, mode: str = 'min', patience: int = 0, min_delta: float = 0.0) -> None:
-        self._configure(monitor, mode, patience, min_delta)
-        self.best: float | None = None
-        self.counter = 0
-
-    def _configure(self, monitor: str, mode: str, patience: int, min_delta: float) -> None:
         owner = type(self).__name__
         if not isinstance(monitor, str):
-            raise TypeError(f'{owner}: `monitor` must be a metric name (str), got {monitor!r}')
+            reject(TypeError, f'{owner}: monitor', 'a metric name (str)', monitor)
         self.monitor = monitor
-        self.mode = check_choice(owner, 'mode', mode, ('min', 'max'))
-        self.patience = check_int(owner, 'patience', patience, minimum=0)
-        self.min_delta = check_non_negative(owner, 'min_delta', min_delta)
+        self.mode = check_choice(f'{owner}: mode', mode, ('min', 'max'))
+        self.patience = check_int(f'{owner}: patience', patience, minimum=0)
+        self.min_delta = check_number(f'{owner}: min_delta', min_delta, minimum=0)
+        self.best: float | None = None
+        self.counter = 0
 
     def _improves(self, score: float) -> bool:
         if math.isnan(score):
@@ -222,16 +180,3 @@ class MetricStop(Policy):
                 f'MetricStop: {self.monitor!r} has not improved on {self.best} for {self.counter} epochs '
                 f'(patience {self.patience})'
             )
-
-    _KEYS = ('best', 'counter', 'monitor', 'mode', 'patience', 'min_delta')
-
-    def state_dict(self) -> dict:
-        """``{'best', 'counter'}`` and the constructor arguments (``best`` is None before any score)."""
-        return {key: getattr(self, key) for key in self._KEYS}
-
-    def load_state_dict(self, state: dict) -> None:
-        state = expect_keys(self, state, self._KEYS)
-        self._configure(*(state[key] for key in self._KEYS[2:]))
-        owner = type(self).__name__
-        self.best = None if state['best'] is None else check_real(owner, 'best', state['best'], finite=False)
-        self.counter = check_int(owner, 'counter', state['counter'], minimum=0)

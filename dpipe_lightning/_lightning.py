@@ -1,0 +1,67 @@
+"""The one doorway to Lightning's private machinery: every use of a private Lightning name is here.
+
+Everything else in the package uses Lightning's public API only. Each function says why it needs what it touches;
+``tests/test_lightning_doorway.py`` exercises each one against the installed Lightning, so that an upgrade that
+changes any of them fails loudly there. The supported Lightning versions are bounded in ``setup.cfg``.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from lightning.fabric.utilities.optimizer import _optimizer_to_device
+
+__all__ = [
+    'HOOK_NAME_ATTRIBUTE',
+    'attached_trainer',
+    'kill_launched_processes',
+    'optimizer_to_device',
+    'replace_step_sigterm_broadcast',
+]
+
+#: The attribute Lightning sets on the LightningModule around every hook call (about 30 times a step) to know
+#: which hook is running. ``TorchModel.__setattr__`` stores it as a plain attribute: through
+#: ``nn.Module.__setattr__`` each assignment costs microseconds on the training hot path.
+HOOK_NAME_ATTRIBUTE = '_current_fx_name'
+
+
+def attached_trainer(module: L.LightningModule) -> L.Trainer | None:
+    """The Trainer ``module`` is attached to, or ``None``.
+
+    ``LightningModule.trainer`` raises when there is none; ``TorchModel`` also runs outside any Trainer (deep_pipe's
+    ``do_train_step`` in a notebook), so it asks without raising.
+    """
+    return module._trainer
+
+
+def optimizer_to_device(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+    """Move ``optimizer``'s state to ``device``, as Lightning does when it sets up and tears down a run.
+
+    Lightning's teardown leaves the model and its optimizer state on the CPU; ``train_model`` moves them back to
+    the training device with Lightning's own helper, which knows which state tensors must stay where they are.
+    """
+    _optimizer_to_device(optimizer, device)
+
+
+def replace_step_sigterm_broadcast(trainer: L.Trainer, replacement: Callable[[], None]) -> None:
+    """Run ``replacement`` instead of the SIGTERM broadcast Lightning performs before every training step.
+
+    Under DDP Lightning 2.6 broadcasts rank 0's SIGTERM flag with a host sync before every step (Lightning issue
+    #21487); the preemption agreement of ``dpipe_lightning.train._preemption`` replaces it by an all-reduce of every
+    rank's flag, run only every few steps.
+    """
+    trainer.fit_loop.epoch_loop._broadcast_sigterm_tensor = replacement
+
+
+def kill_launched_processes(trainer: L.Trainer, signum: signal.Signals) -> None:
+    """Forward ``signum`` to the processes Lightning's launcher started for the other ranks, if any.
+
+    Lightning's own SIGTERM handler does this; the package's handler replaces it, so it must forward too.
+    ``Strategy.launcher`` is public, its ``kill`` method belongs to Lightning's private launcher classes.
+    """
+    launcher = trainer.strategy.launcher
+    if launcher is not None:
+        launcher.kill(signum)

@@ -1,0 +1,130 @@
+"""The Lightning Trainer of one ``train_model`` run: its callbacks (in their order), loggers and plugins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.fabric.plugins import CheckpointIO
+from lightning.pytorch.callbacks import Callback, Checkpoint, ProgressBar
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+
+from ..train._checkpoints import AtomicCheckpointIO, ResumeCheckpoint, finished_epochs, finished_steps
+from ..train._driver import RunDriver, overrides
+from ..train._progress import PolicyProgressBar
+from ..train._run_state import RunState
+from ..train.policy import ValuePolicy
+from ._arguments import TrainArguments
+
+__all__ = ['build_trainer']
+
+
+def build_trainer(arguments: TrainArguments, run: RunState, checkpoint: dict[str, Any] | None) -> L.Trainer:
+    """The Trainer that executes the run; ``checkpoint`` is the one it resumes from (or ``None``).
+
+    A setting Lightning refuses raises Lightning's own error, with a note naming the ``train_model`` argument(s)
+    that cause it.
+    """
+    epoch_logger, step_logger = _loggers(arguments, checkpoint)
+    ours: dict[str, Any] = dict(
+        max_epochs=max(arguments.n_epochs, finished_epochs(checkpoint)) if checkpoint else arguments.n_epochs,
+        limit_train_batches=arguments.epoch_length or 1.0,
+        logger=list(dict.fromkeys(x for x in (epoch_logger, step_logger) if x is not None)) or False,
+        callbacks=_callbacks(arguments, run, step_logger),
+        plugins=[AtomicCheckpointIO()] if arguments.checkpoints is not None else [],
+        enable_checkpointing=arguments.checkpoints is not None,
+        enable_progress_bar=True,
+        enable_model_summary=False,
+        default_root_dir=str(arguments.checkpoints or Path.cwd()),
+        num_sanity_val_steps=0,
+        log_every_n_steps=min(50, arguments.epoch_length or 50),
+        use_distributed_sampler=False,
+    )
+    given = dict(arguments.trainer_kwargs)
+    if arguments.callbacks:
+        given['callbacks'] = arguments.callbacks
+        ours['enable_checkpointing'] |= any(isinstance(c, Checkpoint) for c in arguments.callbacks)
+    if arguments.plugins:
+        given['plugins'] = arguments.plugins
+        if any(isinstance(plugin, CheckpointIO) for plugin in arguments.plugins):
+            ours['plugins'] = []  # a user's own checkpoint IO is kept
+    if not given.get('enable_progress_bar', True) or any(isinstance(c, ProgressBar) for c in arguments.callbacks):
+        ours['callbacks'] = [c for c in ours['callbacks'] if not isinstance(c, PolicyProgressBar)]
+    try:
+        return L.Trainer(**_combine(ours, given))
+    except Exception as error:
+        error.add_note(_culprits(ours, given))
+        raise
+
+
+def _callbacks(arguments: TrainArguments, run: RunState, step_logger: Logger | None) -> list[Callback]:
+    """The run's own callbacks, in their order; `_combine` puts the user's after the first.
+
+    At every hook Lightning calls them in this order:
+
+    1. the driver: runs the policies (their values before ``do_train_step``), records each step's loss, validates
+       and logs at an epoch's end, decides stops; it runs first, so every later callback sees the run up to date;
+    2. the user's callbacks, in the order given (Lightning calls the metric-monitoring ones, such as
+       ``EarlyStopping``, after all others at an epoch's end);
+    3. the progress bar, showing the step just recorded;
+    4. the resume checkpoint: Lightning moves ``Checkpoint`` callbacks last, so it saves after everything else.
+    """
+    callbacks: list[Callback] = [RunDriver(run, arguments.batch_iter, step_logger), PolicyProgressBar(run)]
+    if arguments.checkpoints is not None:
+        callbacks.append(
+            ResumeCheckpoint(arguments.checkpoints, run, arguments.every_n_steps, arguments.every_n_seconds)
+        )
+    return callbacks
+
+
+def _loggers(arguments: TrainArguments, checkpoint: dict[str, Any] | None) -> tuple[Logger | None, Logger | None]:
+    """The per-epoch logger and, for step-level value policies, the per-step one (TensorBoard in ``log_path/steps``).
+
+    On resume each writer purges what was logged after the checkpoint (an interruption may leave a few points),
+    so readers see every epoch and step once.
+    """
+    log_path = arguments.log_path
+    has_step_values = any(
+        isinstance(p, ValuePolicy) and overrides(p, 'train_step_started') for p in arguments.policies.values()
+    )
+    if log_path is None or isinstance(log_path, Logger):
+        return log_path, log_path if has_step_values else None
+    purge_epoch, purge_step = (finished_epochs(checkpoint), finished_steps(checkpoint)) if checkpoint else (None, None)
+    tensorboard = dict(save_dir=log_path, name='', default_hp_metric=False)
+    epochs = TensorBoardLogger(version='', **tensorboard, **_purge(purge_epoch))
+    steps = TensorBoardLogger(version='steps', **tensorboard, **_purge(purge_step)) if has_step_values else None
+    return epochs, steps
+
+
+def _purge(step: int | None) -> dict[str, int]:
+    return {} if step is None else {'purge_step': step}
+
+
+def _combine(ours: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The Trainer arguments: the user's settings over the run's own; callbacks and plugins are joined."""
+    combined = {**ours, **given}
+    for name in ('callbacks', 'plugins'):
+        if name in given:
+            combined[name] = [*ours[name][:1], *given[name], *ours[name][1:]]  # see _callbacks
+    return combined
+
+
+def _culprits(ours: dict[str, Any], given: dict[str, Any]) -> str:
+    """Which of the user's Trainer arguments the Trainer refuses, found by trying each on its own."""
+    refused = [name for name in given if not _accepted(_combine(ours, {name: given[name]}))]
+    if refused:
+        what = ', '.join(f'{name}={given[name]!r}' for name in refused)
+    elif given and _accepted(ours):
+        what = ', '.join(f'{name}={value!r}' for name, value in given.items()) + ' together'
+    else:
+        return 'dpipe_lightning: train_model could not set up the Lightning Trainer with its own settings (a bug).'
+    return f'dpipe_lightning: the Lightning Trainer refuses {what} from the train_model call; change or remove it.'
+
+
+def _accepted(kwargs: dict[str, Any]) -> bool:
+    try:
+        L.Trainer(**kwargs)
+    except Exception:
+        return False
+    return True

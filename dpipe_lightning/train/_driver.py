@@ -1,0 +1,227 @@
+"""The driver: the one Lightning callback that runs a ``train_model`` run's policies, validation and logs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import Logger
+
+from ._nonfinite import check_pending_loss
+from ._preemption import Preempted, Preemption
+from ._rng import rng_states, set_rng_states
+from ._run_state import STATE_KEY, RunState, gather_from_ranks
+from ._scalars import flatten_scalars, numeric
+from .policy import EarlyStopping, Policy
+
+__all__ = ['RunDriver', 'overrides']
+
+
+def overrides(policy: Policy, hook: str) -> bool:
+    """Whether the policy's class defines its own ``hook``."""
+    return getattr(type(policy), hook) is not getattr(Policy, hook)
+
+
+class RunDriver(Callback):
+    """Runs the policies' hooks at Lightning's epoch and step boundaries, validates, logs, and keeps the run state.
+
+    Parameters
+    ----------
+    run
+        the run state, shared with the resume checkpoint, the progress bar and the model.
+    batch_iter
+        the batch iterator: entered on each rank (with its rank), its position saved in checkpoints.
+    step_logger
+        where the values of step-level value policies are logged at every step (x axis: the step).
+    """
+
+    def __init__(self, run: RunState, batch_iter: Any, step_logger: Logger | None = None) -> None:
+        self.run_state = run
+        self.batch_iter = batch_iter
+        policies = run.policies.values()
+        self._on_step_start = [p for p in policies if overrides(p, 'train_step_started')]
+        self._on_step_end = [p for p in policies if overrides(p, 'train_step_finished')]
+        self._step_values = {n: p for n, p in run.value_policies.items() if overrides(p, 'train_step_started')}
+        self.step_logger = step_logger if self._step_values else None
+        self.preemption = Preemption(run)
+        self._rank, self._world_size = 0, 1
+
+    @property
+    def state_key(self) -> str:
+        return STATE_KEY
+
+    # ---- Lightning hooks ----
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._rank, self._world_size = trainer.global_rank, trainer.world_size
+        if self._world_size > 1 and callable(getattr(self.batch_iter, 'set_rank', None)):
+            if getattr(self.batch_iter, 'running', False):
+                self.batch_iter.close()  # started before the ranks were known: restart it on this rank's stream
+            self.batch_iter.set_rank(self._rank, self._world_size)
+        self.run_state.data.batch_iter = self.batch_iter.__enter__()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        run = self.run_state
+        run.epoch_losses = [loss.to(pl_module.device) for loss in run.epoch_losses]  # restored mid-epoch, on the CPU
+        self.preemption.install(trainer)
+        if run.stopped:
+            trainer.should_stop = True
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        run, epoch = self.run_state, trainer.current_epoch
+        run.epoch_losses, run.skipped_in_epoch, run.steps_in_epoch, run.pending_loss = [], 0, 0, None
+        run.epochs_done, run.stop_requested = epoch, False
+        run.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch))
+        self._decide_stop(trainer, not run.epoch_ran)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        run = self.run_state
+        if self._on_step_start:
+            epoch, iteration = trainer.current_epoch, run.steps_done
+            if self._call_stopping(lambda p: p.train_step_started(epoch, iteration), self._on_step_start):
+                self._request_stop(trainer)
+            if self.step_logger is not None:
+                values = {name: p.value for name, p in self._step_values.items()}
+                self.step_logger.log_metrics(flatten_scalars('policies', numeric(values)), step=iteration)
+        run.step_kwargs = {**run.constants, **run.current_values()}
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        run = self.run_state
+        epoch, iteration = trainer.current_epoch, run.steps_done
+        run.steps_done += 1
+        run.steps_in_epoch += 1
+        if run.stop_requested:
+            self._request_stop(trainer)
+        check_pending_loss(run)  # the previous step's, now that this one is queued
+        loss = outputs.get('loss') if isinstance(outputs, Mapping) else outputs
+        if isinstance(loss, torch.Tensor):
+            loss = loss.detach()
+            run.epoch_losses.append(loss)
+            if not run.skip_nonfinite:
+                run.pending_loss = epoch, iteration, loss
+            if self._on_step_end:
+                value = float(loss)
+                if self._call_stopping(lambda p: p.train_step_finished(epoch, iteration, value), self._on_step_end):
+                    self._request_stop(trainer)
+        self.preemption.agree(trainer)
+        if run.preempted is not None and not run.saves_checkpoints:
+            raise Preempted(run.preempted)  # nothing to save (else the resume checkpoint saves, then raises)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        run = self.run_state
+        check_pending_loss(run)
+        if not run.epoch_ran:
+            return
+        epoch = trainer.current_epoch
+        run.epochs_done = epoch + 1
+        train_losses = self._epoch_losses(trainer)
+        values = run.current_values()
+        stop = trainer.should_stop or run.stop_requested
+        try:
+            metrics = self._validate(trainer)
+        except EarlyStopping:
+            metrics, stop = None, True
+
+        scalars = {'train/loss': math.fsum(train_losses) / len(train_losses)} if train_losses else {}
+        scalars.update(flatten_scalars('policies', numeric(values)))
+        if run.skip_nonfinite:
+            scalars['train/skipped_steps'] = run.skipped_in_epoch
+        if metrics is not None:
+            scalars.update(flatten_scalars('val/metrics', metrics, source='validate()'))
+        if trainer.logger is not None:
+            trainer.logger.log_metrics(scalars, step=epoch)
+            trainer.logger.save()  # flush, so that TensorBoard shows the epoch now
+        if self.step_logger is not None and self.step_logger is not trainer.logger:
+            self.step_logger.save()
+
+        hook = lambda p: p.epoch_finished(epoch, train_losses=train_losses, metrics=metrics)  # noqa: E731
+        stop = self._call_stopping(hook) or stop
+        self._decide_stop(trainer, stop)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.run_state.interruption = exception
+
+    # ---- state ----
+
+    def state_dict(self) -> dict[str, Any]:
+        run = self.run_state
+        mine = {
+            'rng': rng_states(),
+            'losses': torch.stack(run.epoch_losses).cpu() if run.epoch_losses else torch.zeros(0),
+            'skipped_in_epoch': run.skipped_in_epoch,
+        }
+        if callable(getattr(self.batch_iter, 'state_dict', None)):
+            mine['batch_iter'] = self.batch_iter.state_dict()
+        return {'run': run.state_dict(), 'ranks': gather_from_ranks(mine, self._world_size)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        ranks = state_dict['ranks']
+        if len(ranks) != self._world_size:
+            raise RuntimeError(
+                f'The checkpoint was written by {len(ranks)} processes, this run has {self._world_size}: '
+                f"the batch iterators' positions cannot be matched. Resume with the same number of devices."
+            )
+        run = self.run_state
+        run.load_state_dict(state_dict['run'])
+        mine = ranks[self._rank]
+        run.epoch_losses = list(mine['losses'].unbind())
+        run.skipped_in_epoch = mine['skipped_in_epoch']
+        if 'batch_iter' in mine and callable(getattr(self.batch_iter, 'load_state_dict', None)):
+            self.batch_iter.load_state_dict(mine['batch_iter'])
+        set_rng_states(mine['rng'])
+
+    # ---- helpers ----
+
+    def _call_stopping(self, hook: Callable[[Policy], None], policies: list[Policy] | None = None) -> bool:
+        """Call ``hook`` on every policy; ``True`` if any raised ``EarlyStopping`` (all of them still run)."""
+        stop = False
+        for policy in self.run_state.policies.values() if policies is None else policies:
+            try:
+                hook(policy)
+            except EarlyStopping:
+                stop = True
+        return stop
+
+    def _request_stop(self, trainer: L.Trainer) -> None:
+        """A step asked to stop: on one device the epoch ends now; under DDP every rank decides at the epoch end."""
+        self.run_state.stop_requested = True
+        if trainer.world_size == 1:
+            trainer.should_stop = True
+
+    def _decide_stop(self, trainer: L.Trainer, stop: bool) -> None:
+        # every rank takes part, every epoch: a stop decided on one rank stops all of them together
+        stop = trainer.strategy.reduce_boolean_decision(bool(stop), all=False)
+        trainer.should_stop = stop
+        self.run_state.stopped = self.run_state.stopped or stop
+
+    def _epoch_losses(self, trainer: L.Trainer) -> list[float]:
+        """This epoch's step losses as floats, averaged over ranks: one device sync per epoch."""
+        losses = self.run_state.epoch_losses
+        if not losses:
+            return []
+        stacked = torch.stack(losses).float()
+        if trainer.world_size > 1:
+            stacked = trainer.strategy.reduce(stacked, reduce_op='mean')
+        return stacked.cpu().tolist()
+
+    def _validate(self, trainer: L.Trainer) -> dict[str, Any] | None:
+        validate = self.run_state.validate
+        if validate is None:
+            return None
+        metrics = validate() if trainer.is_global_zero else None
+        if trainer.world_size > 1:
+            metrics = trainer.strategy.broadcast(metrics, src=0)
+        if not isinstance(metrics, Mapping):
+            raise TypeError(
+                f'validate() must return a dict of metric name -> value, got {type(metrics).__name__}: {metrics!r}. '
+                f"Epoch {trainer.current_epoch}'s scalars were not logged and its checkpoint was not saved."
+            )
+        return dict(metrics)

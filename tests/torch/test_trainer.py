@@ -1,0 +1,55 @@
+"""The Trainer of a ``train_model`` run: its callbacks in their stated order, and what that order guarantees."""
+
+from __future__ import annotations
+
+from lightning.pytorch.callbacks import Callback
+
+from dpipe_lightning.torch import train_model
+from dpipe_lightning.train._checkpoints import ResumeCheckpoint
+from dpipe_lightning.train._driver import RunDriver
+from dpipe_lightning.train._progress import PolicyProgressBar
+from dpipe_lightning.train.policy import Policy
+
+
+class Watcher(Callback):
+    """A user's callback that records the order of the Trainer's callbacks."""
+
+    def __init__(self):
+        self.order = None
+
+    def on_train_start(self, trainer, pl_module):
+        self.order = [type(c) for c in trainer.callbacks]
+
+
+class Trace(Policy):
+    def __init__(self):
+        self.events = []
+
+    def train_step_finished(self, epoch, iteration, loss):
+        self.events.append('policy')
+
+
+def test_the_driver_runs_first_the_users_callbacks_next_then_the_bar_and_the_resume_checkpoint(
+    model, batch_iter, tmp_path
+):
+    watcher = Watcher()
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=tmp_path, callbacks=[watcher])
+    assert watcher.order == [RunDriver, Watcher, PolicyProgressBar, ResumeCheckpoint]
+
+
+def test_without_a_bar_or_checkpoints_only_the_driver_and_the_users_callbacks_run(model, batch_iter):
+    watcher = Watcher()
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, callbacks=[watcher], enable_progress_bar=False)
+    assert watcher.order == [RunDriver, Watcher]
+
+
+def test_a_users_callback_sees_each_step_after_the_policies_saw_it(model, batch_iter):
+    trace = Trace()
+
+    class AfterPolicies(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            trace.events.append('callback')
+
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, trace=trace, callbacks=[AfterPolicies()],
+                enable_progress_bar=False)  # fmt: skip
+    assert trace.events == ['policy', 'callback'] * 4
