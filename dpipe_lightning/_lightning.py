@@ -7,16 +7,21 @@ changes any of them fails loudly there. The supported Lightning versions are bou
 
 from __future__ import annotations
 
+import csv
+import os
 import signal
+import warnings
 from collections.abc import Callable
 
 import lightning as L
 import torch
 from lightning.fabric.utilities.optimizer import _optimizer_to_device
+from lightning.pytorch.loggers import CSVLogger
 
 __all__ = [
     'HOOK_NAME_ATTRIBUTE',
     'attached_trainer',
+    'keep_csv_rows_before',
     'kill_launched_processes',
     'optimizer_to_device',
     'replace_step_sigterm_broadcast',
@@ -65,3 +70,33 @@ def kill_launched_processes(trainer: L.Trainer, signum: signal.Signals) -> None:
     launcher = trainer.strategy.launcher
     if launcher is not None:
         launcher.kill(signum)
+
+
+#: the tags a run logs once per epoch (x axis: the epoch); every other series is per step (x axis: the step)
+EPOCH_TAG_PREFIXES = ('train/', 'policies/', 'val/')
+
+
+def keep_csv_rows_before(logger: CSVLogger, epochs: int, steps: int) -> None:
+    """On resume, keep the rows ``logger`` wrote before the checkpoint (``epochs`` epochs, ``steps`` steps done).
+
+    Lightning's CSV writer deletes the ``metrics.csv`` of its folder when it is created, as for a fresh run, and
+    only appends what it is given afterwards. This reads the file first and hands the new writer (its private
+    ``metrics`` list) the rows from before the checkpoint, which it then saves with the run's next rows.
+    """
+    path = os.path.join(logger.log_dir, 'metrics.csv')
+    if not os.path.isfile(path):
+        return
+    with open(path, newline='') as file:
+        rows = [{key: float(value) for key, value in row.items() if value != ''} for row in csv.DictReader(file)]
+    kept = []
+    for row in rows:
+        step = row.pop('step', None)
+        if step is None:
+            continue
+        per_epoch = any(key.startswith(EPOCH_TAG_PREFIXES) for key in row)
+        if step < (epochs if per_epoch else steps):
+            kept.append({**row, 'step': int(step)})
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # its warning that earlier rows will be lost: they are kept here
+        writer = logger.experiment  # created now: it deletes the file
+    writer.metrics = kept + writer.metrics

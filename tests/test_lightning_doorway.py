@@ -3,6 +3,7 @@ module of the package touches anything private of Lightning."""
 
 from __future__ import annotations
 
+import csv
 import inspect
 import re
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loops.training_epoch_loop import _TrainingEpochLoop
 from torch import nn
 from torch.utils.data import DataLoader
@@ -21,6 +23,7 @@ from dpipe_lightning import _lightning
 from dpipe_lightning._lightning import (
     HOOK_NAME_ATTRIBUTE,
     attached_trainer,
+    keep_csv_rows_before,
     kill_launched_processes,
     optimizer_to_device,
     replace_step_sigterm_broadcast,
@@ -101,6 +104,33 @@ def test_kill_launched_processes_signals_the_processes_the_ddp_launcher_started(
 
 def test_kill_launched_processes_is_harmless_without_a_launcher():
     kill_launched_processes(L.Trainer(logger=False, enable_progress_bar=False), signal.SIGTERM)
+
+
+def test_a_new_csv_writer_deletes_the_old_file_and_keep_csv_rows_before_restores_the_earlier_rows(tmp_path):
+    first = CSVLogger(tmp_path, name='', version='')
+    first.log_metrics({'train/loss': 1.0}, step=0)  # per epoch
+    first.log_metrics({'step/policies/lr': 0.1}, step=0)  # per step
+    first.log_metrics({'train/loss': 0.5}, step=1)
+    first.log_metrics({'step/policies/lr': 0.2}, step=1)
+    first.save()
+    written = (tmp_path / 'metrics.csv').read_text()
+    with pytest.warns(UserWarning, match='will be deleted'):  # Lightning's own behaviour, which the doorway undoes
+        assert CSVLogger(tmp_path, name='', version='').experiment.metrics == []
+    assert not (tmp_path / 'metrics.csv').exists()
+
+    (tmp_path / 'metrics.csv').write_text(written)  # resume that run after 1 epoch and 2 steps
+    resumed = CSVLogger(tmp_path, name='', version='')
+    keep_csv_rows_before(resumed, epochs=1, steps=2)
+    resumed.log_metrics({'train/loss': 0.25}, step=1)
+    resumed.save()
+    with open(tmp_path / 'metrics.csv', newline='') as file:
+        rows = [{k: v for k, v in row.items() if v} for row in csv.DictReader(file)]
+    assert rows == [
+        {'step': '0', 'train/loss': '1.0'},
+        {'step': '0', 'step/policies/lr': '0.1'},
+        {'step': '1', 'step/policies/lr': '0.2'},
+        {'step': '1', 'train/loss': '0.25'},
+    ]
 
 
 # what reaches into Lightning's privates: private imports, private connectors and loops, private attributes

@@ -6,6 +6,7 @@ import difflib
 import inspect
 import io
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Real
@@ -45,14 +46,10 @@ RESERVED_TRAINER_ARGUMENTS: Mapping[str, str] = {
     'val_check_interval': 'validate runs once per epoch',
     'check_val_every_n_epoch': 'validate runs once per epoch',
     'num_sanity_val_steps': 'validate runs once per epoch',
-    'log_every_n_steps': 'train_model logs per epoch',
     'reload_dataloaders_every_n_epochs': 'the batch iterator is one continuing stream',
     'use_distributed_sampler': 'batch iterators are not samplers',
     'overfit_batches': 'not supported by train_model',
     'fast_dev_run': 'use a small n_epochs and batches_per_epoch',
-    'accumulate_grad_batches': 'do_train_step owns the optimizer step: accumulate inside it',
-    'gradient_clip_val': 'do_train_step owns the optimizer step: clip in on_before_optimizer_step',
-    'gradient_clip_algorithm': 'do_train_step owns the optimizer step: clip in on_before_optimizer_step',
     'barebones': 'train_model already keeps the Trainer lean',
 }
 
@@ -68,12 +65,15 @@ class TrainArguments:
     policies: dict[str, Policy]  # the user's in call order, then lr
     constants: dict[str, Any]
     validate: Callable[[], Mapping[str, Any]] | None
-    log_path: Path | Logger | None
+    log_path: Path | list[Logger] | None
     checkpoints: Path | None
     every_n_steps: int | None
     every_n_seconds: float | None
     skip_nonfinite: bool
-    trainer_kwargs: dict[str, Any]  # the Trainer arguments given, without callbacks and plugins
+    accumulate_grad_batches: int  # the Trainer flags manual optimization drops, which TorchModel implements
+    gradient_clip_val: float | None
+    gradient_clip_algorithm: str | None
+    trainer_kwargs: dict[str, Any]  # the Trainer arguments given, without callbacks, plugins and the flags above
     callbacks: list[Callback]
     plugins: list[Any]
 
@@ -105,6 +105,16 @@ def check_arguments(
     for index, callback in enumerate(callbacks):
         if not isinstance(callback, Callback):
             reject(TypeError, f'callbacks[{index}]', 'a lightning.pytorch.callbacks.Callback', callback)
+        if checkpoints is not None and _same_folder(getattr(callback, 'dirpath', None), checkpoints):
+            reject(ValueError, f'callbacks[{index}].dirpath', 'another folder than checkpoints_path', callback.dirpath,
+                   ": the run's resume checkpoints and rotation own that folder")  # fmt: skip
+    accumulate = check_int('accumulate_grad_batches', trainer_kwargs.pop('accumulate_grad_batches', 1), minimum=1)
+    clip_val = trainer_kwargs.pop('gradient_clip_val', None)
+    clip_val = None if clip_val is None else check_number('gradient_clip_val', clip_val, minimum=0) or None
+    clip_algorithm = trainer_kwargs.pop('gradient_clip_algorithm', None)
+    if clip_algorithm is not None:
+        check_choice('gradient_clip_algorithm', clip_algorithm, ('norm', 'value'))
+    _check_custom_step(model, accumulate > 1, clip_val is not None)
     return TrainArguments(
         model=model,
         batch_iter=as_batch_iter(batch_iter),
@@ -113,13 +123,16 @@ def check_arguments(
         policies=policies,
         constants=constants,
         validate=validate,
-        log_path=log_path if isinstance(log_path, Logger) else check_folder_argument('log_path', log_path),
+        log_path=_check_log_path(log_path),
         checkpoints=checkpoints,
         every_n_steps=_check_interval('checkpoint_every_n_steps', every_n_steps, checkpoints, check_int, minimum=1),
         every_n_seconds=_check_interval(
             'checkpoint_every_n_seconds', every_n_seconds, checkpoints, check_number, minimum=0, strict=True
         ),
         skip_nonfinite=check_choice('nonfinite_loss', nonfinite_loss, ('raise', 'skip')) == 'skip',
+        accumulate_grad_batches=accumulate,
+        gradient_clip_val=clip_val,
+        gradient_clip_algorithm=clip_algorithm,
         trainer_kwargs=trainer_kwargs,
         callbacks=callbacks,
         plugins=_as_list(trainer_kwargs.pop('plugins', None)),
@@ -178,6 +191,38 @@ def _check_do_train_step(model: TorchModel, names: list[str]) -> None:
         )
 
 
+def _check_custom_step(model: TorchModel, accumulates: bool, clips: bool) -> None:
+    """A custom ``do_train_step`` must go through ``backward_step`` (or Lightning's step) for these flags to work.
+
+    Read from the step's code: it must call ``backward_step`` or the parent's ``do_train_step`` (for clipping,
+    ``manual_backward`` with the Trainer's optimizer will do too). At run time ``StepAudit`` checks what it did.
+    """
+    step = type(model).do_train_step
+    if step is TorchModel.do_train_step or not (accumulates or clips):
+        return
+    names = set(step.__code__.co_names) if hasattr(step, '__code__') else set()
+    through = {'backward_step', 'do_train_step'} | (set() if accumulates else {'manual_backward'})
+    if not names & through:
+        flag = 'accumulate_grad_batches' if accumulates else 'gradient_clip_val'
+        raise ValueError(
+            f'{flag} needs a do_train_step that calls self.backward_step(loss, lr=lr) (or super().do_train_step), '
+            f'which applies it; {type(model).__name__}.do_train_step calls neither. Call it there, or remove {flag} '
+            f'from the train_model call.'
+        )
+
+
+def _check_log_path(log_path: Any) -> Path | list[Logger] | None:
+    """A folder (TensorBoard logs), a Lightning ``Logger``, a list of them, or ``None``."""
+    if isinstance(log_path, Logger):
+        return [log_path]
+    if isinstance(log_path, list | tuple):
+        for index, logger in enumerate(log_path):
+            if not isinstance(logger, Logger):
+                reject(TypeError, f'log_path[{index}]', 'a lightning.pytorch.loggers.Logger', logger)
+        return list(log_path)
+    return check_folder_argument('log_path', log_path)
+
+
 def _misspelt_hint(names: list[str]) -> str:
     """`` Did you mean 'n_epochs'?`` for names close to a train_model parameter or a Trainer argument."""
     hints = []
@@ -215,6 +260,10 @@ def _check_interval(name: str, value: Any, folder: Path | None, check: Callable,
     if folder is None:
         reject(ValueError, name, 'None without a checkpoints_path to save to', value)
     return value
+
+
+def _same_folder(path: Any, folder: Path) -> bool:
+    return isinstance(path, str | os.PathLike) and os.path.realpath(path) == os.path.realpath(folder)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from numbers import Real
@@ -47,6 +48,10 @@ class TorchModel(L.LightningModule):
     ``do_train_step`` runs inside Lightning's ``training_step``: its backward pass and optimizer step go through
     :meth:`backward_step`, i.e. ``manual_backward`` and the Trainer's optimizer, so mixed precision and DDP work.
     A subclass may override ``do_train_step`` and call ``super().do_train_step(*inputs, lr=lr)``.
+
+    It is a complete LightningModule for a plain ``Trainer`` too: ``forward`` gives the logits, ``training_step``
+    takes ``(inputs..., target)`` batches (the optimizer keeps its own learning rate), ``validation_step`` and
+    ``test_step`` log ``val/loss`` and ``test/loss``, ``predict_step`` gives ``logits2pred(logits)``.
     """
 
     def __init__(
@@ -74,8 +79,11 @@ class TorchModel(L.LightningModule):
 
     # ---- deep_pipe's interface ----
 
-    def do_train_step(self, *inputs: np.ndarray | torch.Tensor, lr: float) -> torch.Tensor:
-        """One optimization step; the last input is the target. Returns the detached loss (no host sync)."""
+    def do_train_step(self, *inputs: np.ndarray | torch.Tensor, lr: float | None) -> torch.Tensor:
+        """One optimization step; the last input is the target. Returns the detached loss (no host sync).
+
+        ``lr`` is set in every parameter group first; ``None`` keeps the optimizer's own learning rate.
+        """
         if not self.model_core.training:  # after do_inf_step; calling .train() on every step costs ~30 us
             self.model_core.train()
         *inputs, target = self._on_model_device(inputs)
@@ -93,24 +101,38 @@ class TorchModel(L.LightningModule):
         """Zero the gradients, backpropagate ``loss``, set ``lr`` (if given) and step the optimizer.
 
         Inside a Trainer this uses ``manual_backward`` and the Trainer's optimizer (loss scaling, DDP gradient
-        sync, step counting); called outside a training run it is a plain PyTorch step.
+        sync, step counting) and honours ``train_model``'s ``accumulate_grad_batches`` (the loss is divided by it,
+        gradients add up over the window, DDP syncs them only at its end, the optimizer steps once per window) and
+        ``gradient_clip_val`` (see ``on_before_optimizer_step``). Called outside a training run it is a plain
+        PyTorch step.
         """
         if lr is not None:
             set_lr(self.optimizer, lr)
+        self._audit.through_backward_step = True
         trainer = attached_trainer(self)
+        if trainer is None or not trainer.training:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            return
         run = self._run(trainer)
         if run is not None and run.skip_nonfinite and not self._finite_on_every_rank(loss):
             run.skipped_in_epoch += 1
             return
-        if trainer is not None and trainer.training:
-            optimizer = self.optimizers()
+        optimizer = self.optimizers()
+        window = 1 if run is None else run.accumulate_grad_batches
+        if window == 1:
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             optimizer.step()
-        else:
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            return
+        if (run.steps_in_epoch - 1) % window == 0:  # the window's first micro-batch
+            optimizer.zero_grad(set_to_none=True)
+        steps = run.steps_optimizer()
+        with contextlib.nullcontext() if steps else _no_gradient_sync(trainer):
+            self.manual_backward(loss / window)
+        if steps:
+            optimizer.step()
 
     def _finite_on_every_rank(self, loss: torch.Tensor) -> bool:
         finite = bool(torch.isfinite(loss).all())  # a device sync: only when skipping non-finite steps
@@ -172,6 +194,38 @@ class TorchModel(L.LightningModule):
             return type(batch)(to_device(x, device) for x in batch)
         return to_device(batch, device)
 
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The logits: ``model_core(*inputs)``."""
+        return self.model_core(*inputs)
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """``logits2pred(model_core(*inputs))`` for a batch of inputs only (no target), as a tensor."""
+        return self.logits2pred(self(*_as_tuple(batch)))
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """The loss of a batch ``(inputs..., target)``, logged as ``val/loss`` (the epoch's mean)."""
+        return self._evaluate(batch, 'val/loss')
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """The loss of a batch ``(inputs..., target)``, logged as ``test/loss`` (the mean over the test set)."""
+        return self._evaluate(batch, 'test/loss')
+
+    def _evaluate(self, batch: Any, tag: str) -> torch.Tensor:
+        *inputs, target = _as_tuple(batch)
+        loss = self.logits2loss(self(*inputs), target)
+        self.log(tag, loss, prog_bar=True, batch_size=len(target))
+        return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip the gradients as ``train_model``'s ``gradient_clip_val``/``gradient_clip_algorithm`` say.
+
+        Lightning calls this hook right before the optimizer steps, after AMP has unscaled the gradients, so the
+        threshold applies to the true gradients. A subclass that overrides it calls ``super()`` to keep clipping.
+        """
+        run = self._run(attached_trainer(self))
+        if run is not None and run.gradient_clip_val is not None:
+            self.clip_gradients(optimizer, run.gradient_clip_val, run.gradient_clip_algorithm or 'norm')
+
     def teardown(self, stage: str) -> None:
         self._run_of = None  # the run is over: do not keep its Trainer alive
 
@@ -181,14 +235,18 @@ class TorchModel(L.LightningModule):
         super().manual_backward(loss, *args, **kwargs)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
-        if not isinstance(batch, tuple | list):
-            batch = (batch,)
+        """``do_train_step(*batch, **values)``: the batch is ``(inputs..., target)``.
+
+        In a ``train_model`` run the values are the policies' and the constants; under a plain ``Trainer.fit`` the
+        step gets ``lr=None``, so the optimizer keeps its own learning rate.
+        """
+        batch = _as_tuple(batch)
         trainer = self.trainer
         run = self._run(trainer)
         self._audit.before_step(trainer)
         skipped = run.skipped_in_epoch if run is not None else 0
         try:
-            loss = self.do_train_step(*batch, **(run.step_kwargs if run is not None else {}))
+            loss = self.do_train_step(*batch, **(run.step_kwargs if run is not None else {'lr': None}))
         except EarlyStopping:
             if run is not None:
                 run.stop_requested = True
@@ -201,8 +259,18 @@ class TorchModel(L.LightningModule):
             raise
         if run is not None and run.skipped_in_epoch != skipped:
             return None  # a skipped step has no loss to record
-        self._audit.after_step(trainer, self)
+        self._audit.after_step(trainer, self, run)
         return _as_loss(loss, self)
+
+
+def _as_tuple(batch: Any) -> tuple[Any, ...]:
+    return tuple(batch) if isinstance(batch, tuple | list) else (batch,)
+
+
+def _no_gradient_sync(trainer: L.Trainer) -> contextlib.AbstractContextManager:
+    """Under DDP, no gradient all-reduce for this backward (the documented way for accumulation windows)."""
+    block = getattr(trainer.strategy, 'block_backward_sync', None)
+    return block() if callable(block) else contextlib.nullcontext()
 
 
 def to_device(x: Any, device: torch.device) -> Any:

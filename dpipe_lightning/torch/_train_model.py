@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from lightning.pytorch.loggers import Logger
@@ -30,7 +30,7 @@ def train_model(
     batch_iter: Callable[[], Any],
     n_epochs: int,
     lr: float | ValuePolicy,
-    log_path: str | os.PathLike | Logger | None = None,
+    log_path: str | os.PathLike | Logger | Sequence[Logger] | None = None,
     checkpoints_path: str | os.PathLike | None = None,
     validate: Callable[[], Mapping[str, Any]] | None = None,
     *,
@@ -54,7 +54,8 @@ def train_model(
         the learning rate: a number, or a value policy such as ``Exponential``; logged as ``policies/lr``.
     log_path
         a folder for TensorBoard event files (written directly in it; step-level policy values per step in its
-        ``steps`` subfolder), or a Lightning ``Logger``; ``None``: no logs.
+        ``steps`` subfolder, tagged ``step/policies/<name>``), or a Lightning ``Logger``, or a list of them;
+        ``None``: no logs.
     checkpoints_path
         a folder for checkpoints, written after every epoch (the newest two are kept). If it already holds
         checkpoints, training resumes after the newest one that loads. ``None``: no checkpoints.
@@ -71,9 +72,10 @@ def train_model(
         left out of the epoch's losses; their number is logged as ``train/skipped_steps``.
     kwargs
         a name of a ``lightning.Trainer`` argument (``accelerator``, ``devices``, ``strategy``, ``precision``,
-        ``callbacks``, ``deterministic``, ``enable_progress_bar``, ...) goes to the Trainer; a :class:`Policy` is
-        a policy (a value policy's ``value`` is passed to ``do_train_step`` by name); anything else is a constant
-        passed to every ``do_train_step`` call by name.
+        ``callbacks``, ``deterministic``, ``enable_progress_bar``, ...) goes to the Trainer, except
+        ``accumulate_grad_batches``, ``gradient_clip_val`` and ``gradient_clip_algorithm``, which
+        ``TorchModel.backward_step`` applies; a :class:`Policy` is a policy (a value policy's ``value`` is passed
+        to ``do_train_step`` by name); anything else is a constant passed to every ``do_train_step`` call by name.
 
     Notes
     -----
@@ -89,8 +91,10 @@ def train_model(
                 4. policy.train_step_started(e, iteration) for policies that define it
                 5. loss = model.do_train_step(*batch, lr=..., **values, **constants)  (forward, backward, step)
                 6. policy.train_step_finished(e, iteration, loss) for policies that define it
-            7. log train/loss (mean of the epoch's losses) and policies/<name> (the values used in e)
-            8. metrics = validate() (rank 0), logged as val/metrics/<name>
+            7. metrics = validate() (rank 0)
+            8. log train/loss (mean of the epoch's losses), policies/<name> (the values used in e) and
+               val/metrics/<name>, also into Lightning's metric state (Lightning's EarlyStopping and
+               ModelCheckpoint read them right after)
             9. policy.epoch_finished(e, train_losses=..., metrics=metrics) for every policy
             10. save a checkpoint of e (weights, optimizer, AMP scaler, policy states, epoch)
             11. stop if any policy, validate or do_train_step raised EarlyStopping
@@ -118,11 +122,14 @@ def train_model(
         data=EpochView(arguments.batch_iter, arguments.epoch_length),
         skip_nonfinite=arguments.skip_nonfinite,
         saves_checkpoints=arguments.checkpoints is not None,
+        accumulate_grad_batches=arguments.accumulate_grad_batches,
+        gradient_clip_val=arguments.gradient_clip_val,
+        gradient_clip_algorithm=arguments.gradient_clip_algorithm,
     )
     try:
         with _quiet_lightning(), _interruptions_propagate(run):
             trainer = build_trainer(arguments, run, checkpoint)  # before any thread or file
-            trainer.fit(model, train_dataloaders=run.data, ckpt_path=resume_from, weights_only=True)  # 2.-11.
+            trainer.fit(model, run.data, val_dataloaders=[], ckpt_path=resume_from, weights_only=True)  # 2.-11.
             model.move_to(trainer.strategy.root_device)  # Lightning leaves it on the CPU; keep it where it trained
     finally:
         arguments.batch_iter.__exit__(None, None, None)  # 12. entered on each rank by the driver

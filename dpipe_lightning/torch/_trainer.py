@@ -8,8 +8,9 @@ from typing import Any
 import lightning as L
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.callbacks import Callback, Checkpoint, ProgressBar
-from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
+from .._lightning import keep_csv_rows_before
 from ..train._checkpoints import AtomicCheckpointIO, ResumeCheckpoint, finished_epochs, finished_steps
 from ..train._driver import RunDriver, overrides
 from ..train._progress import PolicyProgressBar
@@ -26,19 +27,21 @@ def build_trainer(arguments: TrainArguments, run: RunState, checkpoint: dict[str
     A setting Lightning refuses raises Lightning's own error, with a note naming the ``train_model`` argument(s)
     that cause it.
     """
-    epoch_logger, step_logger = _loggers(arguments, checkpoint)
+    epoch_loggers, step_loggers = _loggers(arguments, checkpoint)
     ours: dict[str, Any] = dict(
         max_epochs=max(arguments.n_epochs, finished_epochs(checkpoint)) if checkpoint else arguments.n_epochs,
         limit_train_batches=arguments.epoch_length or 1.0,
-        logger=list(dict.fromkeys(x for x in (epoch_logger, step_logger) if x is not None)) or False,
-        callbacks=_callbacks(arguments, run, step_logger),
+        limit_val_batches=0,  # validation is validate(); fit gets no validation loaders (val_dataloaders=[])
+        logger=list(dict.fromkeys([*epoch_loggers, *step_loggers])) or False,
+        callbacks=_callbacks(arguments, run, epoch_loggers, step_loggers),
         plugins=[AtomicCheckpointIO()] if arguments.checkpoints is not None else [],
         enable_checkpointing=arguments.checkpoints is not None,
         enable_progress_bar=True,
         enable_model_summary=False,
         default_root_dir=str(arguments.checkpoints or Path.cwd()),
         num_sanity_val_steps=0,
-        log_every_n_steps=min(50, arguments.epoch_length or 50),
+        log_every_n_steps=min(50, arguments.epoch_length or 50),  # for Lightning's callbacks (the run's own logs
+        # are per epoch, its step policies' values every step)
         use_distributed_sampler=False,
     )
     given = dict(arguments.trainer_kwargs)
@@ -58,7 +61,9 @@ def build_trainer(arguments: TrainArguments, run: RunState, checkpoint: dict[str
         raise
 
 
-def _callbacks(arguments: TrainArguments, run: RunState, step_logger: Logger | None) -> list[Callback]:
+def _callbacks(
+    arguments: TrainArguments, run: RunState, epoch_loggers: list[Logger], step_loggers: list[Logger]
+) -> list[Callback]:
     """The run's own callbacks, in their order; `_combine` puts the user's after the first.
 
     At every hook Lightning calls them in this order:
@@ -70,7 +75,8 @@ def _callbacks(arguments: TrainArguments, run: RunState, step_logger: Logger | N
     3. the progress bar, showing the step just recorded;
     4. the resume checkpoint: Lightning moves ``Checkpoint`` callbacks last, so it saves after everything else.
     """
-    callbacks: list[Callback] = [RunDriver(run, arguments.batch_iter, step_logger), PolicyProgressBar(run)]
+    driver = RunDriver(run, arguments.batch_iter, epoch_loggers, step_loggers)
+    callbacks: list[Callback] = [driver, PolicyProgressBar(run)]
     if arguments.checkpoints is not None:
         callbacks.append(
             ResumeCheckpoint(arguments.checkpoints, run, arguments.every_n_steps, arguments.every_n_seconds)
@@ -78,23 +84,31 @@ def _callbacks(arguments: TrainArguments, run: RunState, step_logger: Logger | N
     return callbacks
 
 
-def _loggers(arguments: TrainArguments, checkpoint: dict[str, Any] | None) -> tuple[Logger | None, Logger | None]:
-    """The per-epoch logger and, for step-level value policies, the per-step one (TensorBoard in ``log_path/steps``).
+def _loggers(arguments: TrainArguments, checkpoint: dict[str, Any] | None) -> tuple[list[Logger], list[Logger]]:
+    """The per-epoch loggers and, for step-level value policies, the per-step ones.
 
-    On resume each writer purges what was logged after the checkpoint (an interruption may leave a few points),
-    so readers see every epoch and step once.
+    A folder gets TensorBoard: the epochs' event files in it, the steps' in ``steps`` (each purges what was logged
+    after the checkpoint on resume, so readers see every epoch and step once). The user's loggers get both, the
+    per-step series under their own tags (``step/...``); resuming keeps what a ``CSVLogger`` logged before the
+    checkpoint.
     """
     log_path = arguments.log_path
     has_step_values = any(
         isinstance(p, ValuePolicy) and overrides(p, 'train_step_started') for p in arguments.policies.values()
     )
-    if log_path is None or isinstance(log_path, Logger):
-        return log_path, log_path if has_step_values else None
-    purge_epoch, purge_step = (finished_epochs(checkpoint), finished_steps(checkpoint)) if checkpoint else (None, None)
+    epochs, steps = (finished_epochs(checkpoint), finished_steps(checkpoint)) if checkpoint else (None, None)
+    if log_path is None:
+        return [], []
+    if isinstance(log_path, list):
+        if checkpoint is not None:
+            for logger in log_path:
+                if isinstance(logger, CSVLogger):
+                    keep_csv_rows_before(logger, epochs, steps)
+        return log_path, log_path if has_step_values else []
     tensorboard = dict(save_dir=log_path, name='', default_hp_metric=False)
-    epochs = TensorBoardLogger(version='', **tensorboard, **_purge(purge_epoch))
-    steps = TensorBoardLogger(version='steps', **tensorboard, **_purge(purge_step)) if has_step_values else None
-    return epochs, steps
+    epoch_logger = TensorBoardLogger(version='', **tensorboard, **_purge(epochs))
+    step_loggers = [TensorBoardLogger(version='steps', **tensorboard, **_purge(steps))] if has_step_values else []
+    return [epoch_logger], step_loggers
 
 
 def _purge(step: int | None) -> dict[str, int]:

@@ -27,7 +27,7 @@ __all__ = [
     'newest_loadable_checkpoint',
 ]
 
-_NAME = re.compile(r'^epoch=(\d+)-step=(\d+)\.ckpt$')
+_NAME = re.compile(r'^epoch=(\d{4,})-step=(\d{8,})\.ckpt$')  # Lightning's own names have no leading zeros
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

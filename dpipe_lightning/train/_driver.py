@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
+from numbers import Real
 from typing import Any
 
 import lightning as L
@@ -35,20 +37,40 @@ class RunDriver(Callback):
         the run state, shared with the resume checkpoint, the progress bar and the model.
     batch_iter
         the batch iterator: entered on each rank (with its rank), its position saved in checkpoints.
-    step_logger
-        where the values of step-level value policies are logged at every step (x axis: the step).
+    epoch_loggers
+        where the per-epoch scalars go (x axis: the epoch).
+    step_loggers
+        where the values of step-level value policies go at every step (x axis: the step), as ``step/<tag>``.
+
+    Notes
+    -----
+    The per-epoch scalars also enter Lightning's metric state (``trainer.callback_metrics``, and the progress bar's
+    metrics) under the same tags before any metric-monitoring callback reads them, so ``EarlyStopping``,
+    ``ModelCheckpoint(monitor=...)`` and Lightning's progress bars see them. The epoch's running loss is shown
+    to progress bars as ``loss``, refreshed at most every ``bar_interval`` seconds.
     """
 
-    def __init__(self, run: RunState, batch_iter: Any, step_logger: Logger | None = None) -> None:
+    bar_interval = 0.5
+
+    def __init__(
+        self,
+        run: RunState,
+        batch_iter: Any,
+        epoch_loggers: Sequence[Logger] = (),
+        step_loggers: Sequence[Logger] = (),
+    ) -> None:
         self.run_state = run
         self.batch_iter = batch_iter
         policies = run.policies.values()
         self._on_step_start = [p for p in policies if overrides(p, 'train_step_started')]
         self._on_step_end = [p for p in policies if overrides(p, 'train_step_finished')]
         self._step_values = {n: p for n, p in run.value_policies.items() if overrides(p, 'train_step_started')}
-        self.step_logger = step_logger if self._step_values else None
+        self.epoch_loggers = list(epoch_loggers)
+        self.step_loggers = list(step_loggers) if self._step_values else []
         self.preemption = Preemption(run)
         self._rank, self._world_size = 0, 1
+        self._module: L.LightningModule | None = None
+        self._bar_shown = -math.inf
 
     @property
     def state_key(self) -> str:
@@ -57,7 +79,7 @@ class RunDriver(Callback):
     # ---- Lightning hooks ----
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._rank, self._world_size = trainer.global_rank, trainer.world_size
+        self._rank, self._world_size, self._module = trainer.global_rank, trainer.world_size, pl_module
         if self._world_size > 1 and callable(getattr(self.batch_iter, 'set_rank', None)):
             if getattr(self.batch_iter, 'running', False):
                 self.batch_iter.close()  # started before the ranks were known: restart it on this rank's stream
@@ -67,6 +89,10 @@ class RunDriver(Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         run = self.run_state
         run.epoch_losses = [loss.to(pl_module.device) for loss in run.epoch_losses]  # restored mid-epoch, on the CPU
+        if run.pending_grads is not None:  # restored inside an accumulation window
+            for parameter, grad in zip(pl_module.parameters(), run.pending_grads, strict=True):
+                parameter.grad = None if grad is None else grad.to(parameter.device)
+            run.pending_grads = None
         self.preemption.install(trainer)
         if run.stopped:
             trainer.should_stop = True
@@ -77,27 +103,30 @@ class RunDriver(Callback):
         run.epochs_done, run.stop_requested = epoch, False
         run.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch))
         self._decide_stop(trainer, not run.epoch_ran)
+        self._publish_lr(trainer)
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         run = self.run_state
+        epoch, iteration = trainer.current_epoch, run.steps_done
+        run.steps_done += 1
+        run.steps_in_epoch += 1
         if self._on_step_start:
-            epoch, iteration = trainer.current_epoch, run.steps_done
             if self._call_stopping(lambda p: p.train_step_started(epoch, iteration), self._on_step_start):
                 self._request_stop(trainer)
-            if self.step_logger is not None:
+            if self.step_loggers:
                 values = {name: p.value for name, p in self._step_values.items()}
-                self.step_logger.log_metrics(flatten_scalars('policies', numeric(values)), step=iteration)
+                for logger in self.step_loggers:
+                    logger.log_metrics(flatten_scalars('step/policies', numeric(values)), step=iteration)
+            self._publish_lr(trainer)
         run.step_kwargs = {**run.constants, **run.current_values()}
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         run = self.run_state
-        epoch, iteration = trainer.current_epoch, run.steps_done
-        run.steps_done += 1
-        run.steps_in_epoch += 1
+        epoch, iteration = trainer.current_epoch, run.steps_done - 1
         if run.stop_requested:
             self._request_stop(trainer)
         check_pending_loss(run)  # the previous step's, now that this one is queued
@@ -111,6 +140,7 @@ class RunDriver(Callback):
                 value = float(loss)
                 if self._call_stopping(lambda p: p.train_step_finished(epoch, iteration, value), self._on_step_end):
                     self._request_stop(trainer)
+            self._show_running_loss(pl_module)
         self.preemption.agree(trainer)
         if run.preempted is not None and not run.saves_checkpoints:
             raise Preempted(run.preempted)  # nothing to save (else the resume checkpoint saves, then raises)
@@ -136,11 +166,14 @@ class RunDriver(Callback):
             scalars['train/skipped_steps'] = run.skipped_in_epoch
         if metrics is not None:
             scalars.update(flatten_scalars('val/metrics', metrics, source='validate()'))
-        if trainer.logger is not None:
-            trainer.logger.log_metrics(scalars, step=epoch)
-            trainer.logger.save()  # flush, so that TensorBoard shows the epoch now
-        if self.step_logger is not None and self.step_logger is not trainer.logger:
-            self.step_logger.save()
+        for logger in self.epoch_loggers:
+            logger.log_metrics(scalars, step=epoch)
+        for logger in dict.fromkeys([*self.epoch_loggers, *self.step_loggers]):
+            logger.save()  # flush, so that the epoch shows now
+        # Lightning's metric state, read by EarlyStopping, ModelCheckpoint and the progress bars after this hook;
+        # every rank has the same values ('max' keeps them exact where Lightning syncs them)
+        pl_module.log_dict(scalars, prog_bar=True, logger=False, on_epoch=True, sync_dist=trainer.world_size > 1,
+                           reduce_fx='max')  # fmt: skip
 
         hook = lambda p: p.epoch_finished(epoch, train_losses=train_losses, metrics=metrics)  # noqa: E731
         stop = self._call_stopping(hook) or stop
@@ -160,6 +193,8 @@ class RunDriver(Callback):
         }
         if callable(getattr(self.batch_iter, 'state_dict', None)):
             mine['batch_iter'] = self.batch_iter.state_dict()
+        if not run.steps_optimizer() and self._module is not None:  # inside an accumulation window
+            mine['grads'] = [None if p.grad is None else p.grad.cpu() for p in self._module.parameters()]
         return {'run': run.state_dict(), 'ranks': gather_from_ranks(mine, self._world_size)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -176,6 +211,7 @@ class RunDriver(Callback):
         run.skipped_in_epoch = mine['skipped_in_epoch']
         if 'batch_iter' in mine and callable(getattr(self.batch_iter, 'load_state_dict', None)):
             self.batch_iter.load_state_dict(mine['batch_iter'])
+        run.pending_grads = mine.get('grads')
         set_rng_states(mine['rng'])
 
     # ---- helpers ----
@@ -189,6 +225,24 @@ class RunDriver(Callback):
             except EarlyStopping:
                 stop = True
         return stop
+
+    def _publish_lr(self, trainer: L.Trainer) -> None:
+        """Write the ``lr`` policy's value into the optimizer now, for those who read it before the step does
+        (``LearningRateMonitor``)."""
+        lr = self.run_state.current_values().get('lr')
+        if not isinstance(lr, Real):
+            return
+        for optimizer in trainer.optimizers:
+            for group in optimizer.param_groups:
+                group['lr'] = lr
+
+    def _show_running_loss(self, pl_module: L.LightningModule) -> None:
+        """The epoch's mean loss so far, for Lightning's progress bars: a device sync, so not on every step."""
+        now = time.monotonic()
+        if now - self._bar_shown >= self.bar_interval:
+            self._bar_shown = now
+            loss = torch.stack(self.run_state.epoch_losses).float().mean()
+            pl_module.log('loss', loss, prog_bar=True, logger=False, on_step=True, on_epoch=False)
 
     def _request_stop(self, trainer: L.Trainer) -> None:
         """A step asked to stop: on one device the epoch ends now; under DDP every rank decides at the epoch end."""

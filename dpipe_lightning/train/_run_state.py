@@ -42,6 +42,9 @@ class RunState:
         steps whose loss is NaN or infinite change nothing (else they stop training).
     saves_checkpoints
         the run writes resume checkpoints (so a preemption saves before it exits).
+    accumulate_grad_batches, gradient_clip_val, gradient_clip_algorithm
+        the Trainer flags of these names, which ``TorchModel.backward_step`` implements (Lightning drops them under
+        manual optimization).
     """
 
     policies: dict[str, Policy]
@@ -50,11 +53,14 @@ class RunState:
     data: EpochView
     skip_nonfinite: bool = False
     saves_checkpoints: bool = False
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str | None = None
 
     # ---- progress: saved in checkpoints ----
     epochs_done: int = 0  # epochs whose steps all ran (the index of the epoch in progress)
-    steps_done: int = 0  # steps taken in the whole run
-    steps_in_epoch: int = 0  # steps taken in the epoch in progress
+    steps_done: int = 0  # steps started in the whole run (during a step, it counts that step)
+    steps_in_epoch: int = 0  # steps started in the epoch in progress
     epoch_losses: list[torch.Tensor] = field(default_factory=list)  # on the device: no per-step sync
     skipped_in_epoch: int = 0  # steps of this epoch skipped for a non-finite loss
     epoch_ran: bool = False  # False when a policy stopped training in epoch_started: nothing to finish
@@ -64,6 +70,7 @@ class RunState:
     # ---- within one process, never saved ----
     step_kwargs: dict[str, Any] = field(default_factory=dict)  # what the next do_train_step gets by name
     pending_loss: tuple[int, int, torch.Tensor] | None = None  # (epoch, step, loss) not yet checked for NaN
+    pending_grads: list[torch.Tensor | None] | None = None  # restored mid-accumulation, set on the model at start
     signal_received: int | None = None  # a preemption signal this process got
     preempted: int | None = None  # the signal every rank agreed to stop on
     interruption: BaseException | None = None  # what ended the run early (Ctrl+C, an error)
@@ -77,10 +84,14 @@ class RunState:
         return {name: p.value for name, p in self.policies.items() if isinstance(p, ValuePolicy)}
 
     def at_epoch_end(self) -> bool:
-        """Whether the step just taken was the last one of its epoch."""
+        """Whether the step in progress (or just taken) is the last one of its epoch."""
         if self.data.length is not None:
             return self.steps_in_epoch >= self.data.length
         return self.data.exhausted
+
+    def steps_optimizer(self) -> bool:
+        """Whether the step in progress ends an accumulation window: the optimizer steps after it."""
+        return self.steps_in_epoch % self.accumulate_grad_batches == 0 or self.at_epoch_end()
 
     @staticmethod
     def of(trainer: L.Trainer) -> RunState | None:

@@ -9,6 +9,7 @@ import threading
 import pytest
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 import dpipe_lightning._paths
@@ -26,6 +27,21 @@ class Rejects:
 class NeedsAlpha(TorchModel):
     def do_train_step(self, *inputs, lr, alpha):
         return super().do_train_step(*inputs, lr=lr)
+
+
+class OwnStep(TorchModel):
+    """A custom step that does its own backward and optimizer step: train_model cannot accumulate or clip it."""
+
+    def do_train_step(self, *inputs, lr):
+        x, y = (torch.as_tensor(i) for i in inputs)
+        loss = self.logits2loss(self.model_core(x), y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+
+MODELS = {'needs_alpha': NeedsAlpha, 'own_step': OwnStep}
 
 
 # name -> (train_model arguments replacing the valid ones, what is expected)
@@ -60,9 +76,33 @@ CASES = {
     ),
     'a reserved Trainer argument': (dict(max_epochs=3), Rejects(TypeError, 'max_epochs', 'use n_epochs')),
     'logger instead of log_path': (dict(logger=False), Rejects(TypeError, 'logger', 'log_path')),
-    'gradient clipping as a Trainer argument': (
-        dict(gradient_clip_val=1.0),
-        Rejects(TypeError, 'gradient_clip_val', 'do_train_step'),
+    'accumulate_grad_batches is 0': (
+        dict(accumulate_grad_batches=0),
+        Rejects(ValueError, 'accumulate_grad_batches must be an int >= 1, got 0 (int)'),
+    ),
+    'accumulate_grad_batches is a schedule': (
+        dict(accumulate_grad_batches={0: 2}),
+        Rejects(TypeError, 'accumulate_grad_batches must be an int >= 1', 'dict'),
+    ),
+    'gradient_clip_val is negative': (
+        dict(gradient_clip_val=-1.0),
+        Rejects(ValueError, 'gradient_clip_val must be a finite number >= 0, got -1.0 (float)'),
+    ),
+    'an unknown gradient_clip_algorithm': (
+        dict(gradient_clip_val=1.0, gradient_clip_algorithm='max'),
+        Rejects(ValueError, "gradient_clip_algorithm must be one of 'norm', 'value', got 'max' (str)"),
+    ),
+    'accumulation with a step that bypasses backward_step': (
+        dict(model='own_step', accumulate_grad_batches=2),
+        Rejects(ValueError, 'accumulate_grad_batches needs a do_train_step that calls self.backward_step', 'OwnStep'),
+    ),
+    'clipping with a step that bypasses Lightning': (
+        dict(model='own_step', gradient_clip_val=1.0),
+        Rejects(ValueError, 'gradient_clip_val needs a do_train_step that calls self.backward_step', 'OwnStep'),
+    ),
+    'a misspelt train_model argument': (
+        dict(n_epoch=3),
+        Rejects(TypeError, 'n_epoch', "Did you mean train_model's argument 'n_epochs' instead of 'n_epoch'?"),
     ),
     'a required do_train_step keyword not given': (
         dict(model='needs_alpha'),
@@ -140,8 +180,8 @@ def call(workspace, make_model, default_batch_iter, changes):
     for name, value in changes.items():
         if name in ('log_path', 'checkpoints_path') and isinstance(value, str):
             value = workspace / value
-        if isinstance(value, str) and value == 'needs_alpha':
-            value = make_model(NeedsAlpha)
+        if name == 'model' and isinstance(value, str):
+            value = make_model(MODELS[value])
         arguments[name] = value
     train_model(**arguments)
 
@@ -199,3 +239,9 @@ def test_an_existing_run_is_left_as_it_was(snapshot, workspace, make_model, batc
     assert (workspace / 'run' / 'checkpoints').is_dir() and (workspace / 'run' / 'logs').is_dir()
     check_refused(snapshot, workspace, make_model, batch_iter, {'precision': 'bogus'}, Rejects(ValueError, 'precision'))
     check_refused(snapshot, workspace, make_model, batch_iter, {'alpha': 1}, Rejects(TypeError, 'alpha'))
+
+
+def test_a_model_checkpoint_writing_into_checkpoints_path_is_refused(snapshot, workspace, make_model, batch_iter):
+    callback = ModelCheckpoint(dirpath=workspace / 'run' / 'checkpoints', monitor='train/loss')
+    expected = Rejects(ValueError, 'callbacks[0].dirpath must be another folder than checkpoints_path', 'rotation')
+    check_refused(snapshot, workspace, make_model, batch_iter, {'callbacks': [callback]}, expected)

@@ -1,10 +1,11 @@
 """A two-process CPU DDP training job (gloo) for the DDP tests: ``python ddp_job.py OUT MODE``.
 
-MODE: ``full`` trains 3 epochs; ``fail`` raises on both ranks when epoch 2 starts (an interruption);
+MODE: ``full`` trains 3 epochs; ``accumulate`` too, with accumulate_grad_batches=2; ``fail`` raises on both ranks
+when epoch 2 starts (an interruption);
 ``stop`` makes rank 1 alone raise EarlyStopping at the end of epoch 1; ``raw`` uses a step that calls
 ``loss.backward()`` itself (which must be refused under DDP); ``sigterm`` sends SIGTERM to rank 0 after step 7
-(a cluster preemption). Each rank writes OUT/rank<r>.pt with its
-final weights, the sums of the batches it trained on, its own epoch losses and how often it ran validate().
+(a cluster preemption). Each rank writes OUT/rank<r>.pt with its final weights, the sums of the batches it trained
+on, its own epoch losses, how often it ran validate() and how many gradient all-reduces DDP ran.
 """
 
 import os
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 
 from dpipe_lightning.batch_iter import Infinite, load_by_random_id
 from dpipe_lightning.torch import TorchModel, train_model
@@ -58,6 +61,20 @@ class Events(Policy):
         return {}
 
 
+class CountAllReduces(Callback):
+    """Counts DDP's gradient all-reduces (one per bucket per synchronised backward) with a DDP comm hook."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_train_start(self, trainer, pl_module):
+        def counting(state, bucket):
+            self.model.all_reduces += 1
+            return allreduce_hook(state, bucket)
+
+        trainer.strategy.model.register_comm_hook(None, counting)
+
+
 def main(out, mode):
     Preemption.every_n_steps = 4  # agree on SIGTERM before step 8 (inside epoch 1), not at an epoch boundary
     torch.set_num_threads(1)
@@ -68,7 +85,7 @@ def main(out, mode):
     architecture = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
     model_class = RawBackward if mode == 'raw' else Recording
     model = model_class(architecture, nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.SGD)
-    model.seen, model.epoch_losses, model.validations = [], [], 0
+    model.seen, model.epoch_losses, model.validations, model.all_reduces = [], [], 0, 0
     batch_iter = Infinite(
         load_by_random_id(xs.__getitem__, ys.__getitem__, ids=range(120), random_state=3),
         batch_size=8,
@@ -94,6 +111,8 @@ def main(out, mode):
             devices=2,
             strategy='ddp',
             enable_progress_bar=False,
+            callbacks=[CountAllReduces(model)],
+            accumulate_grad_batches=2 if mode == 'accumulate' else 1,
         )
     finally:
         record = {
@@ -101,6 +120,7 @@ def main(out, mode):
             'seen': model.seen,
             'epoch_losses': model.epoch_losses,
             'validations': model.validations,
+            'all_reduces': model.all_reduces,
         }
         torch.save(record, out / f'rank{model.trainer.global_rank}.pt')
 

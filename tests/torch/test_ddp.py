@@ -131,3 +131,14 @@ def test_ddp_notebook_forks_trains_and_returns_the_weights():
     done = subprocess.run([sys.executable, '-c', FORKED], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert 'trained weights came back: True' in done.stdout
+
+
+def test_accumulation_syncs_gradients_once_per_window_and_keeps_the_ranks_identical(full, tmp_path):
+    run_job(tmp_path, 'accumulate')
+    first, second = ranks(tmp_path)
+    for name, tensor in first['weights'].items():
+        assert torch.equal(tensor, second['weights'][name]), name
+    # 5 batches an epoch: the windows are 2, 2 and 1 batches, so 3 synchronised backwards instead of 5
+    for rank, reference in zip((first, second), ranks(full)):
+        assert reference['all_reduces'] == 15 * (reference['all_reduces'] // 15) > 0
+        assert rank['all_reduces'] * 5 == reference['all_reduces'] * 3

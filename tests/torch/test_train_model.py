@@ -387,8 +387,8 @@ def test_step_level_values_are_logged_every_step_and_resume_without_duplicates(m
 
     run(tmp_path / 'a')
     steps = scalars(tmp_path / 'a' / 'logs' / 'steps')
-    assert [step for step, _ in steps['policies/lr']] == list(range(12))
-    assert [value for _, value in steps['policies/lr']] == pytest.approx([0.01 * min(i, 6) / 6 for i in range(12)])
+    assert [step for step, _ in steps['step/policies/lr']] == list(range(12))
+    assert [value for _, value in steps['step/policies/lr']] == pytest.approx([0.01 * min(i, 6) / 6 for i in range(12)])
     epochs = scalars(tmp_path / 'a' / 'logs')
     assert [value for _, value in epochs['policies/lr']] == pytest.approx([0.01 * 3 / 6, 0.01, 0.01])
 
