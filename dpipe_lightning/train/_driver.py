@@ -109,7 +109,7 @@ class RunDriver(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         run = self.run_state
-        epoch, iteration = trainer.current_epoch, run.steps_done
+        epoch, iteration, step = trainer.current_epoch, run.steps_in_epoch, run.steps_done
         run.steps_done += 1
         run.steps_in_epoch += 1
         if self._on_step_start:
@@ -118,7 +118,7 @@ class RunDriver(Callback):
             if self.step_loggers:
                 values = {name: p.value for name, p in self._step_values.items()}
                 for logger in self.step_loggers:
-                    logger.log_metrics(flatten_scalars('step/policies', numeric(values)), step=iteration)
+                    logger.log_metrics(flatten_scalars('step/policies', numeric(values)), step=step)
             self._publish_lr(trainer)
         run.step_kwargs = {**run.constants, **run.current_values()}
 
@@ -126,7 +126,7 @@ class RunDriver(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         run = self.run_state
-        epoch, iteration = trainer.current_epoch, run.steps_done - 1
+        epoch, iteration, step = trainer.current_epoch, run.steps_in_epoch - 1, run.steps_done - 1
         if run.stop_requested:
             self._request_stop(trainer)
         check_pending_loss(run)  # the previous step's, now that this one is queued
@@ -135,7 +135,7 @@ class RunDriver(Callback):
             loss = loss.detach()
             run.epoch_losses.append(loss)
             if not run.skip_nonfinite:
-                run.pending_loss = epoch, iteration, loss
+                run.pending_loss = epoch, step, loss
             if self._on_step_end:
                 value = float(loss)
                 if self._call_stopping(lambda p: p.train_step_finished(epoch, iteration, value), self._on_step_end):

@@ -24,8 +24,9 @@ class Policy:
     ``epoch_started(epoch)``, then for every step ``train_step_started(epoch, iteration)`` and
     ``train_step_finished(epoch, iteration, loss)``, then
     ``epoch_finished(epoch, train_losses=..., metrics=...)``.
-    ``iteration`` is the global step index (0-based, continuing across epochs and resumes). The step hooks are
-    only called on policies whose class overrides them. Raise `EarlyStopping` from any hook to stop training.
+    ``iteration`` is the index of the step inside its epoch (0-based), as deep_pipe documents it; a policy that
+    needs a count over the whole run keeps its own (as the step value policies do). The step hooks are only called
+    on policies whose class overrides them. Raise `EarlyStopping` from any hook to stop training.
     """
 
     def epoch_started(self, epoch: int) -> None:
@@ -37,10 +38,10 @@ class Policy:
         """Called at the end of ``epoch`` with its step losses and the ``validate`` result (or None)."""
 
     def train_step_started(self, epoch: int, iteration: int) -> None:
-        """Called before the train step number ``iteration`` (global, 0-based) of ``epoch``."""
+        """Called before the step number ``iteration`` (0-based, inside ``epoch``)."""
 
     def train_step_finished(self, epoch: int, iteration: int, loss: float) -> None:
-        """Called after the train step number ``iteration`` of ``epoch`` with its ``loss``."""
+        """Called after the step number ``iteration`` (0-based, inside ``epoch``) with its ``loss``."""
 
     #: attributes that are configuration taken from the current constructor call, not state (e.g. budgets)
     _not_in_state: ClassVar[tuple[str, ...]] = ()

@@ -1,7 +1,7 @@
 """Value policies whose value is a pure function of the epoch, fixed in ``epoch_started`` ("on time")."""
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..._checks import check_bool, check_int, check_number
@@ -15,7 +15,8 @@ __all__ = ['EpochValuePolicy', 'Exponential', 'LambdaEpoch', 'Schedule', 'Switch
 class EpochValuePolicy(ValuePolicy):
     """Base of the value policies whose value for epoch ``e`` is ``value_at(e)``, set in ``epoch_started(e)``.
 
-    ``value`` is ``value_at(0)`` right after construction.
+    ``value`` is ``value_at(0)`` right after construction, and ``epoch_finished(e)`` already sets ``value_at(e + 1)``,
+    so code that drives policies through ``epoch_finished`` only (as deep_pipe's own tools do) sees them advance.
     """
 
     def value_at(self, epoch: int) -> Any:
@@ -24,6 +25,11 @@ class EpochValuePolicy(ValuePolicy):
 
     def epoch_started(self, epoch: int) -> None:
         self.value = self.value_at(epoch)
+
+    def epoch_finished(
+        self, epoch: int, *, train_losses: Sequence[float] | None = None, metrics: dict | None = None
+    ) -> None:
+        self.value = self.value_at(epoch + 1)
 
 
 class Exponential(EpochValuePolicy):

@@ -11,26 +11,32 @@ __all__ = ['CosineAnnealing', 'LambdaStep', 'LinearWarmup', 'StepValuePolicy']
 
 
 class StepValuePolicy(ValuePolicy):
-    """Base of the value policies whose value for the global step ``iteration`` is ``value_at(iteration)``.
+    """Base of the value policies whose value in the run's step number ``i`` is ``value_at(i)``.
 
-    It is set in ``train_step_started``; right after construction ``value`` is already ``value_at(0)``.
+    The policy counts the run's steps itself (``steps``, saved with its state, so the count continues across epochs
+    and resumes); ``train_step_started`` sets the value of the step about to run. Right after construction
+    ``value`` is already ``value_at(0)``.
     """
 
+    #: the steps started so far, over the whole run
+    steps = 0
+
     def value_at(self, iteration: int) -> Any:
-        """The value used in the train step number ``iteration`` (global, 0-based)."""
+        """The value used in the run's step number ``iteration`` (0-based)."""
         raise NotImplementedError
 
     def train_step_started(self, epoch: int, iteration: int) -> None:
-        self.value = self.value_at(iteration)
+        self.value = self.value_at(self.steps)
+        self.steps += 1
 
 
 class LambdaStep(FunctionOfIndex, StepValuePolicy):
-    """The value in step ``iteration`` is ``func(iteration, *args, **kwargs)``.
+    """The value in the run's step number ``i`` is ``func(i, *args, **kwargs)``.
 
     Parameters
     ----------
     func
-        computes the value from the global step index; called once at construction for step 0.
+        computes the value from the step's number in the run; called once at construction for step 0.
     args, kwargs
         extra arguments for ``func``.
     """

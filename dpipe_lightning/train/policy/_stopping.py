@@ -35,9 +35,9 @@ class NEpochs(Policy):
 
 
 class NSteps(Policy):
-    """Stop after ``n_steps`` train steps in total (global step index, continuing across resumes).
+    """Stop after ``n_steps`` train steps in total (counted by the policy, continuing across epochs and resumes).
 
-    Raises `EarlyStopping` in ``train_step_finished`` after step ``n_steps - 1``, and in
+    Raises `EarlyStopping` in ``train_step_finished`` after the run's step number ``n_steps - 1``, and in
     ``train_step_started`` if a resumed run is already past the budget.
 
     Parameters
@@ -49,15 +49,19 @@ class NSteps(Policy):
     def __init__(self, n_steps: int) -> None:
         self.n_steps = check_int(f'{type(self).__name__}: n_steps', n_steps, minimum=1)
 
+    #: the steps finished so far, over the whole run
+    steps = 0
+
     def train_step_started(self, epoch: int, iteration: int) -> None:
-        if iteration >= self.n_steps:
+        if self.steps >= self.n_steps:
             raise EarlyStopping(f'NSteps: the budget of {self.n_steps} steps is reached')
 
     def train_step_finished(self, epoch: int, iteration: int, loss: float) -> None:
-        if iteration + 1 >= self.n_steps:
+        self.steps += 1
+        if self.steps >= self.n_steps:
             raise EarlyStopping(f'NSteps: the budget of {self.n_steps} steps is reached')
 
-    _not_in_state = ('n_steps',)  # the budget comes from the constructor, the progress from the step index
+    _not_in_state = ('n_steps',)  # the budget comes from the constructor, the progress is counted
 
 
 class TimeBudget(Policy):

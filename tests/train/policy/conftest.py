@@ -1,4 +1,4 @@
-"""Drive policies the way the training loop does (epoch hooks, optional step hooks with a global index)."""
+"""Drive policies the way the training loop does (epoch hooks, optional step hooks with the index in the epoch)."""
 
 from collections.abc import Callable, Sequence
 
@@ -26,12 +26,11 @@ def run_epochs(
             if steps_per_epoch == 0 and isinstance(policy, ValuePolicy):
                 values.append(policy.value)
             epoch_losses = list(losses(epoch))
-            for step in range(steps_per_epoch):
-                iteration = epoch * steps_per_epoch + step
+            for iteration in range(steps_per_epoch):
                 policy.train_step_started(epoch, iteration)
                 if isinstance(policy, ValuePolicy):
                     values.append(policy.value)
-                policy.train_step_finished(epoch, iteration, epoch_losses[step % len(epoch_losses)])
+                policy.train_step_finished(epoch, iteration, epoch_losses[iteration % len(epoch_losses)])
             policy.epoch_finished(epoch, train_losses=epoch_losses, metrics=metrics(epoch))
         except EarlyStopping:
             return {'values': values, 'stopped_at': epoch}

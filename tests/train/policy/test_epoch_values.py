@@ -54,11 +54,14 @@ def test_value_is_a_pure_function_of_the_epoch():
         assert policy.value_at(epoch) == policy.value
 
 
-def test_epoch_finished_does_not_change_the_value():
+def test_epoch_finished_fixes_the_next_epochs_value_as_epoch_started_would():
     policy = Schedule(1, {1: 0.1})
     policy.epoch_started(0)
-    policy.epoch_finished(0, train_losses=[1.0], metrics=None)
     assert policy.value == 1
+    policy.epoch_finished(0, train_losses=[1.0], metrics=None)  # deep_pipe's tools drive only epoch_finished
+    assert policy.value == 0.1
+    policy.epoch_started(1)
+    assert policy.value == 0.1
 
 
 def test_exponential_is_clipped(epoch_values):

@@ -37,10 +37,16 @@ def test_lambda_step_uses_the_global_iteration(drive):
 
 def test_epoch_hooks_do_not_change_step_values():
     policy = LinearWarmup(0, 1, 10)
-    policy.train_step_started(0, 5)
+    for iteration in range(6):
+        policy.train_step_started(0, iteration)
     policy.epoch_started(1)
     policy.epoch_finished(1, train_losses=[1.0])
     assert policy.value == 0.5
+
+
+def test_step_policies_count_the_runs_steps_themselves_across_epochs(drive):
+    values = drive(LinearWarmup(0, 1, 10), range(3), steps_per_epoch=4)['values']  # iteration restarts each epoch
+    assert values == pytest.approx([min(i, 10) / 10 for i in range(12)])
 
 
 @pytest.mark.parametrize(

@@ -44,18 +44,20 @@ def test_n_epochs_budget_comes_from_the_constructor():
 
 
 def test_n_steps_stops_right_after_the_last_step(drive):
-    policy = NSteps(5)
-    policy.train_step_finished(0, 3, 1.0)
-    with pytest.raises(EarlyStopping, match='5 steps'):
-        policy.train_step_finished(1, 4, 1.0)
+    policy = NSteps(2)
+    policy.train_step_finished(0, 0, 1.0)
+    with pytest.raises(EarlyStopping, match='2 steps'):
+        policy.train_step_finished(0, 1, 1.0)
     assert drive(NSteps(5), range(10), steps_per_epoch=3)['stopped_at'] == 1
 
 
-def test_n_steps_after_resume_stops_before_any_step():
-    policy = NSteps(6)
-    policy.train_step_started(1, 5)
+def test_n_steps_after_resume_stops_before_any_step(drive):
+    finished = NSteps(6)
+    assert drive(finished, range(10), steps_per_epoch=3)['stopped_at'] == 1
+    resumed = NSteps(6)
+    resumed.load_state_dict(finished.state_dict())
     with pytest.raises(EarlyStopping):
-        policy.train_step_started(2, 6)
+        resumed.train_step_started(2, 0)
 
 
 # ---- TimeBudget ----
