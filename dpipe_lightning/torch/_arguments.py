@@ -24,7 +24,15 @@ from ..train._stream import as_batch_iter, batches_per_epoch
 from ..train.policy import Constant, Policy, ValuePolicy
 from ._model import TorchModel
 
-__all__ = ['RESERVED_TRAINER_ARGUMENTS', 'TrainArguments', 'check_arguments']
+__all__ = [
+    'RESERVED_TRAINER_ARGUMENTS',
+    'TrainArguments',
+    'as_list',
+    'check_arguments',
+    'check_policy_states',
+    'check_step_keywords',
+    'sort_kwargs',
+]
 
 _TRAINER_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters) - {'self'}
 _OWN_ARGUMENTS = (
@@ -58,10 +66,10 @@ RESERVED_TRAINER_ARGUMENTS: Mapping[str, str] = {
 class TrainArguments:
     """``train_model``'s arguments, checked and sorted by kind."""
 
-    model: TorchModel
+    model: L.LightningModule  # the TorchModel (or, for deep_pipe's train, the module running its step function)
     batch_iter: Any  # a context manager whose call gives one epoch's batches
     epoch_length: int | None
-    n_epochs: int
+    n_epochs: int | None  # None: until a policy stops training
     policies: dict[str, Policy]  # the user's in call order, then lr
     constants: dict[str, Any]
     validate: Callable[[], Mapping[str, Any]] | None
@@ -94,14 +102,15 @@ def check_arguments(
     """Check every argument (a clear error naming it) and sort the keyword arguments by kind."""
     if not isinstance(model, TorchModel):
         reject(TypeError, 'model', 'a dpipe_lightning.torch.TorchModel', model)
-    trainer_kwargs, policies, constants = _sort_kwargs(kwargs)
+    trainer_kwargs, policies, constants = sort_kwargs(kwargs)
     policies['lr'] = _lr_policy(lr)
-    _check_do_train_step(model, [*(n for n, p in policies.items() if isinstance(p, ValuePolicy)), *constants])
-    _check_policy_states(policies)
+    names = [*(n for n, p in policies.items() if isinstance(p, ValuePolicy)), *constants]
+    check_step_keywords(model.do_train_step, names, f'{type(model).__name__}.do_train_step')
+    check_policy_states(policies)
     if validate is not None:
         check_callable('validate', validate, 'a function returning a dict of metrics, or None')
     checkpoints = check_folder_argument('checkpoints_path', checkpoints_path)
-    callbacks = _as_list(trainer_kwargs.pop('callbacks', None))
+    callbacks = as_list(trainer_kwargs.pop('callbacks', None))
     for index, callback in enumerate(callbacks):
         if not isinstance(callback, Callback):
             reject(TypeError, f'callbacks[{index}]', 'a lightning.pytorch.callbacks.Callback', callback)
@@ -135,11 +144,11 @@ def check_arguments(
         gradient_clip_algorithm=clip_algorithm,
         trainer_kwargs=trainer_kwargs,
         callbacks=callbacks,
-        plugins=_as_list(trainer_kwargs.pop('plugins', None)),
+        plugins=as_list(trainer_kwargs.pop('plugins', None)),
     )
 
 
-def _sort_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Policy], dict[str, Any]]:
+def sort_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Policy], dict[str, Any]]:
     """Split the extra keyword arguments into Trainer arguments, policies and constant step values."""
     trainer_kwargs, policies, constants = {}, {}, {}
     for name, value in kwargs.items():
@@ -169,13 +178,13 @@ def _lr_policy(lr: Any) -> ValuePolicy:
     return Constant(float(lr))
 
 
-def _check_do_train_step(model: TorchModel, names: list[str]) -> None:
-    """``model.do_train_step`` must accept every keyword in ``names`` and require no other keyword."""
-    parameters = inspect.signature(model.do_train_step).parameters.values()
+def check_step_keywords(step: Callable, names: list[str], name: str) -> None:
+    """The step ``name`` must accept every keyword in ``names`` and require no other keyword."""
+    parameters = inspect.signature(step).parameters.values()
     keyword_kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     accepted = {p.name for p in parameters if p.kind in keyword_kinds}
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-    where = f'{type(model).__name__}.do_train_step{plain_signature(model.do_train_step)}'
+    where = f'{name}{plain_signature(step)}'
     rejected = [name for name in names if name not in accepted and not takes_any]
     if rejected:
         raise TypeError(
@@ -239,7 +248,7 @@ def _misspelt_hint(names: list[str]) -> str:
     return ''.join(hints)
 
 
-def _check_policy_states(policies: Mapping[str, Policy]) -> None:
+def check_policy_states(policies: Mapping[str, Policy]) -> None:
     """Every policy's state must be storable in a checkpoint (loadable with ``weights_only``): say which is not."""
     for name, policy in policies.items():
         try:
@@ -266,7 +275,7 @@ def _same_folder(path: Any, folder: Path) -> bool:
     return isinstance(path, str | os.PathLike) and os.path.realpath(path) == os.path.realpath(folder)
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Mapping
-from numbers import Real
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -18,6 +17,7 @@ from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, optimizer_to_dev
 from ..train._run_state import RunState
 from ..train.policy import EarlyStopping
 from ._step_audit import StepAudit
+from ._steps import as_loss, as_tuple, failed_step_note
 from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr, to_np
 
 __all__ = ['TorchModel']
@@ -191,8 +191,8 @@ class TorchModel(L.LightningModule):
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         if isinstance(batch, tuple | list):
-            return type(batch)(to_device(x, device) for x in batch)
-        return to_device(batch, device)
+            return type(batch)(_to_device(x, device) for x in batch)
+        return _to_device(batch, device)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         """The logits: ``model_core(*inputs)``."""
@@ -200,7 +200,7 @@ class TorchModel(L.LightningModule):
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         """``logits2pred(model_core(*inputs))`` for a batch of inputs only (no target), as a tensor."""
-        return self.logits2pred(self(*_as_tuple(batch)))
+        return self.logits2pred(self(*as_tuple(batch)))
 
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         """The loss of a batch ``(inputs..., target)``, logged as ``val/loss`` (the epoch's mean)."""
@@ -211,7 +211,7 @@ class TorchModel(L.LightningModule):
         return self._evaluate(batch, 'test/loss')
 
     def _evaluate(self, batch: Any, tag: str) -> torch.Tensor:
-        *inputs, target = _as_tuple(batch)
+        *inputs, target = as_tuple(batch)
         loss = self.logits2loss(self(*inputs), target)
         self.log(tag, loss, prog_bar=True, batch_size=len(target))
         return loss
@@ -240,7 +240,7 @@ class TorchModel(L.LightningModule):
         In a ``train_model`` run the values are the policies' and the constants; under a plain ``Trainer.fit`` the
         step gets ``lr=None``, so the optimizer keeps its own learning rate.
         """
-        batch = _as_tuple(batch)
+        batch = as_tuple(batch)
         trainer = self.trainer
         run = self._run(trainer)
         self._audit.before_step(trainer)
@@ -255,16 +255,14 @@ class TorchModel(L.LightningModule):
             return None
         except Exception as error:
             self._audit.explain(error, trainer, self)
-            error.add_note(_step_context(self, trainer, batch))
+            where = f'{type(self).__name__}.do_train_step'
+            epoch = run.epochs_done if run is not None else trainer.current_epoch
+            error.add_note(failed_step_note(where, epoch, batch, f'The model expects {_expectation(self)}.'))
             raise
         if run is not None and run.skipped_in_epoch != skipped:
             return None  # a skipped step has no loss to record
         self._audit.after_step(trainer, self, run)
-        return _as_loss(loss, self)
-
-
-def _as_tuple(batch: Any) -> tuple[Any, ...]:
-    return tuple(batch) if isinstance(batch, tuple | list) else (batch,)
+        return as_loss(loss, f'{type(self).__name__}.do_train_step')
 
 
 def _no_gradient_sync(trainer: L.Trainer) -> contextlib.AbstractContextManager:
@@ -273,54 +271,13 @@ def _no_gradient_sync(trainer: L.Trainer) -> contextlib.AbstractContextManager:
     return block() if callable(block) else contextlib.nullcontext()
 
 
-def to_device(x: Any, device: torch.device) -> Any:
+def _to_device(x: Any, device: torch.device) -> Any:
     """Numpy arrays become tensors on ``device`` (no dtype cast); tensors are moved; anything else is kept."""
     if isinstance(x, np.ndarray):
         return sequence_to_var(x, device=device)[0]
     if isinstance(x, torch.Tensor):
         return x.to(device, non_blocking=True)
     return x
-
-
-def _as_loss(value: Any, model: TorchModel) -> torch.Tensor | None:
-    """What ``do_train_step`` returned, as the loss tensor Lightning expects (deep_pipe's steps returned numbers).
-
-    A tensor is kept as it is (no device sync); a Python or numpy number, a numpy array, or a dict with a
-    ``'loss'`` becomes a tensor; ``None`` means no loss to record.
-    """
-    if value is None or isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, Mapping) and 'loss' in value:
-        return _as_loss(value['loss'], model)
-    if isinstance(value, np.ndarray | np.generic | Real) and not isinstance(value, bool | np.bool_):
-        return torch.as_tensor(np.asarray(value))
-    reject(
-        TypeError,
-        f'the value {type(model).__name__}.do_train_step returned',
-        'the loss: a tensor, a number, a numpy array, a dict with a "loss", or None',
-        value,
-    )
-
-
-def _step_context(model: TorchModel, trainer: L.Trainer, batch: tuple[Any, ...]) -> str:
-    """What the failed step got (types, shapes, dtypes of the batch) and what the model expects."""
-    got = ', '.join(_describe(x) for x in batch[:8]) + (', ...' if len(batch) > 8 else '')
-    where = f'{type(model).__name__}.do_train_step'
-    return (
-        f'dpipe_lightning: raised by {where} in epoch {trainer.current_epoch} on a batch of {len(batch)} '
-        f'element(s): {got}. The model expects {_expectation(model)}.'
-    )
-
-
-def _describe(x: Any, depth: int = 0) -> str:
-    if isinstance(x, torch.Tensor | np.ndarray):
-        device = f', device={x.device}' if isinstance(x, torch.Tensor) else ''
-        return f'{type(x).__name__}(shape={tuple(x.shape)}, dtype={x.dtype}{device})'
-    if isinstance(x, tuple | list) and depth < 2:
-        inner = ', '.join(_describe(item, depth + 1) for item in x[:4]) + (', ...' if len(x) > 4 else '')
-        return f'{type(x).__name__}[{inner}]'
-    text = repr(x)
-    return f'{type(x).__name__} {text if len(text) <= 40 else text[:37] + "..."}'
 
 
 def _expectation(model: TorchModel) -> str:

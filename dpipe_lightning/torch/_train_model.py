@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import signal
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lightning.pytorch.loggers import Logger
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ..train._checkpoints import newest_loadable_checkpoint
 from ..train._run_state import RunState
@@ -20,7 +15,7 @@ from ..train.policy import ValuePolicy
 from ._arguments import check_arguments
 from ._model import TorchModel
 from ._resume import check_resume
-from ._trainer import build_trainer
+from ._trainer import execute
 
 __all__ = ['train_model']
 
@@ -126,49 +121,4 @@ def train_model(
         gradient_clip_val=arguments.gradient_clip_val,
         gradient_clip_algorithm=arguments.gradient_clip_algorithm,
     )
-    try:
-        with _quiet_lightning(), _interruptions_propagate(run):
-            trainer = build_trainer(arguments, run, checkpoint)  # before any thread or file
-            trainer.fit(model, run.data, val_dataloaders=[], ckpt_path=resume_from, weights_only=True)  # 2.-11.
-            model.move_to(trainer.strategy.root_device)  # Lightning leaves it on the CPU; keep it where it trained
-    finally:
-        arguments.batch_iter.__exit__(None, None, None)  # 12. entered on each rank by the driver
-
-
-@contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
-    """Hide Lightning's info lines (available devices, tips) and one deprecation warning Lightning triggers in torch.
-
-    Lightning's own warnings and errors still show.
-    """
-    loggers = [logging.getLogger(name) for name in ('lightning.pytorch', 'lightning.fabric')]
-    levels = [logger.level for logger in loggers]
-    for logger, level in zip(loggers, levels):
-        logger.setLevel(max(level, logging.WARNING))
-    try:
-        with warnings.catch_warnings():
-            # lightning 2.6 builds a torch pytree LeafSpec, deprecated in torch 2.13: not actionable for users
-            warnings.filterwarnings('ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated', FutureWarning)
-            yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-
-
-@contextlib.contextmanager
-def _interruptions_propagate(run: RunState) -> Iterator[None]:
-    """Ctrl+C reaches the caller as ``KeyboardInterrupt``, SIGTERM as ``SystemExit(143)``.
-
-    Lightning turns Ctrl+C into ``sys.exit(1)`` and leaves SIGINT ignored, and SIGTERM into ``SystemExit(None)``
-    (status 0), which would tell a cluster scheduler that the job finished.
-    """
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        yield
-    except SIGTERMException:  # a signal in the moment before the run's own handler takes over
-        raise SystemExit(128 + signal.SIGTERM) from None
-    except SystemExit:
-        if not isinstance(run.interruption, KeyboardInterrupt):
-            raise
-        signal.signal(signal.SIGINT, handler)
-        raise KeyboardInterrupt from None
+    execute(arguments, run, checkpoint, resume_from)  # 2.-12.

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +14,7 @@ import lightning as L
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.callbacks import Callback, Checkpoint, ProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .._lightning import keep_csv_rows_before
 from ..train._checkpoints import AtomicCheckpointIO, ResumeCheckpoint, finished_epochs, finished_steps
@@ -18,7 +24,36 @@ from ..train._run_state import RunState
 from ..train.policy import ValuePolicy
 from ._arguments import TrainArguments
 
-__all__ = ['build_trainer']
+__all__ = ['build_trainer', 'execute']
+
+
+def execute(
+    arguments: TrainArguments,
+    run: RunState,
+    checkpoint: dict[str, Any] | None = None,
+    resume_from: Path | None = None,
+    exit_batch_iter: bool = True,
+) -> L.Trainer:
+    """Build the run's Trainer and fit ``arguments.model``, resuming from ``checkpoint`` (read from ``resume_from``).
+
+    Lightning's info lines are hidden; Ctrl+C reaches the caller as ``KeyboardInterrupt``. The batch iterator,
+    entered by the driver on each rank, is left at the end (also on errors) unless ``exit_batch_iter`` is False.
+    A ``TorchModel`` stays on the device it trained on.
+    """
+    try:
+        with _quiet_lightning(), _interruptions_propagate(run):
+            trainer = build_trainer(arguments, run, checkpoint)  # before any thread or file
+            model = arguments.model
+            # validation is validate(): a module with a validation_step gets no validation data (limit_val_batches=0)
+            has_validation_step = type(model).validation_step is not L.LightningModule.validation_step
+            validation = {'val_dataloaders': []} if has_validation_step else {}
+            trainer.fit(model, run.data, ckpt_path=resume_from, weights_only=True, **validation)
+            if callable(getattr(model, 'move_to', None)):
+                model.move_to(trainer.strategy.root_device)  # Lightning leaves it on the CPU
+    finally:
+        if exit_batch_iter:
+            arguments.batch_iter.__exit__(None, None, None)
+    return trainer
 
 
 def build_trainer(arguments: TrainArguments, run: RunState, checkpoint: dict[str, Any] | None) -> L.Trainer:
@@ -29,7 +64,7 @@ def build_trainer(arguments: TrainArguments, run: RunState, checkpoint: dict[str
     """
     epoch_loggers, step_loggers = _loggers(arguments, checkpoint)
     ours: dict[str, Any] = dict(
-        max_epochs=max(arguments.n_epochs, finished_epochs(checkpoint)) if checkpoint else arguments.n_epochs,
+        max_epochs=_max_epochs(arguments.n_epochs, checkpoint),
         limit_train_batches=arguments.epoch_length or 1.0,
         limit_val_batches=0,  # validation is validate(); fit gets no validation loaders (val_dataloaders=[])
         logger=list(dict.fromkeys([*epoch_loggers, *step_loggers])) or False,
@@ -59,6 +94,13 @@ def build_trainer(arguments: TrainArguments, run: RunState, checkpoint: dict[str
     except Exception as error:
         error.add_note(_culprits(ours, given))
         raise
+
+
+def _max_epochs(n_epochs: int | None, checkpoint: dict[str, Any] | None) -> int:
+    """``n_epochs`` (-1: until stopped); never fewer than a resumed run finished, so a finished run does nothing."""
+    if n_epochs is None:
+        return -1
+    return max(n_epochs, finished_epochs(checkpoint)) if checkpoint else n_epochs
 
 
 def _callbacks(
@@ -134,6 +176,45 @@ def _culprits(ours: dict[str, Any], given: dict[str, Any]) -> str:
     else:
         return 'dpipe_lightning: train_model could not set up the Lightning Trainer with its own settings (a bug).'
     return f'dpipe_lightning: the Lightning Trainer refuses {what} from the train_model call; change or remove it.'
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's info lines (available devices, tips) and one deprecation warning Lightning triggers in torch.
+
+    Lightning's own warnings and errors still show.
+    """
+    loggers = [logging.getLogger(name) for name in ('lightning.pytorch', 'lightning.fabric')]
+    levels = [logger.level for logger in loggers]
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(max(level, logging.WARNING))
+    try:
+        with warnings.catch_warnings():
+            # lightning 2.6 builds a torch pytree LeafSpec, deprecated in torch 2.13: not actionable for users
+            warnings.filterwarnings('ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated', FutureWarning)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _interruptions_propagate(run: RunState) -> Iterator[None]:
+    """Ctrl+C reaches the caller as ``KeyboardInterrupt``, SIGTERM as ``SystemExit(143)``.
+
+    Lightning turns Ctrl+C into ``sys.exit(1)`` and leaves SIGINT ignored, and SIGTERM into ``SystemExit(None)``
+    (status 0), which would tell a cluster scheduler that the job finished.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    except SIGTERMException:  # a signal in the moment before the run's own handler takes over
+        raise SystemExit(128 + signal.SIGTERM) from None
+    except SystemExit:
+        if not isinstance(run.interruption, KeyboardInterrupt):
+            raise
+        signal.signal(signal.SIGINT, handler)
+        raise KeyboardInterrupt from None
 
 
 def _accepted(kwargs: dict[str, Any]) -> bool:

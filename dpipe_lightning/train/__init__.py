@@ -1,4 +1,19 @@
-"""Training: policies (:mod:`dpipe_lightning.train.policy`) and validation helpers (:mod:`.validator`).
+"""Training: deep_pipe's generic loop (`train`), policies (:mod:`.policy`), loggers (:mod:`.logging`), validation
+helpers (:mod:`.validator`) and checkpoints (:mod:`.checkpoint`).
 
-The entry point, :func:`dpipe_lightning.torch.train_model`, lives with ``TorchModel`` as in deep_pipe.
+The one-call entry point, :func:`dpipe_lightning.torch.train_model`, lives with ``TorchModel`` as in deep_pipe.
 """
+
+from typing import Any
+
+__all__ = ['train']
+
+
+def __getattr__(name: str) -> Any:
+    # `train` runs on the Trainer that dpipe_lightning.torch builds, which itself imports this package's modules:
+    # it is imported when first asked for
+    if name == 'train':
+        from ..torch._loop import train
+
+        return train
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

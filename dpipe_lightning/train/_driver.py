@@ -13,6 +13,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
+from ._epoch_logs import epoch_scalars, log_epoch
 from ._nonfinite import check_pending_loss
 from ._preemption import Preempted, Preemption
 from ._rng import rng_states, set_rng_states
@@ -98,10 +99,11 @@ class RunDriver(Callback):
             trainer.should_stop = True
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        run, epoch = self.run_state, trainer.current_epoch
+        run = self.run_state
+        epoch = run.first_epoch + trainer.current_epoch
         run.epoch_losses, run.skipped_in_epoch, run.steps_in_epoch, run.pending_loss = [], 0, 0, None
         run.epochs_done, run.stop_requested = epoch, False
-        run.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch))
+        run.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch), first_stop_ends=True)
         self._decide_stop(trainer, not run.epoch_ran)
         self._publish_lr(trainer)
 
@@ -109,7 +111,7 @@ class RunDriver(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         run = self.run_state
-        epoch, iteration, step = trainer.current_epoch, run.steps_in_epoch, run.steps_done
+        epoch, iteration, step = run.epochs_done, run.steps_in_epoch, run.steps_done
         run.steps_done += 1
         run.steps_in_epoch += 1
         if self._on_step_start:
@@ -126,7 +128,7 @@ class RunDriver(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         run = self.run_state
-        epoch, iteration, step = trainer.current_epoch, run.steps_in_epoch - 1, run.steps_done - 1
+        epoch, iteration, step = run.epochs_done, run.steps_in_epoch - 1, run.steps_done - 1
         if run.stop_requested:
             self._request_stop(trainer)
         check_pending_loss(run)  # the previous step's, now that this one is queued
@@ -150,7 +152,7 @@ class RunDriver(Callback):
         check_pending_loss(run)
         if not run.epoch_ran:
             return
-        epoch = trainer.current_epoch
+        epoch = run.epochs_done
         run.epochs_done = epoch + 1
         train_losses = self._epoch_losses(trainer)
         values = run.current_values()
@@ -160,16 +162,11 @@ class RunDriver(Callback):
         except EarlyStopping:
             metrics, stop = None, True
 
-        scalars = {'train/loss': math.fsum(train_losses) / len(train_losses)} if train_losses else {}
-        scalars.update(flatten_scalars('policies', numeric(values)))
-        if run.skip_nonfinite:
-            scalars['train/skipped_steps'] = run.skipped_in_epoch
-        if metrics is not None:
-            scalars.update(flatten_scalars('val/metrics', metrics, source='validate()'))
-        for logger in self.epoch_loggers:
-            logger.log_metrics(scalars, step=epoch)
-        for logger in dict.fromkeys([*self.epoch_loggers, *self.step_loggers]):
-            logger.save()  # flush, so that the epoch shows now
+        scalars = epoch_scalars(train_losses, values, metrics, run.skipped_in_epoch if run.skip_nonfinite else None)
+        log_epoch(self.epoch_loggers, epoch, scalars, train_losses, values, metrics)
+        for logger in self.step_loggers:
+            if logger not in self.epoch_loggers:
+                logger.save()
         # Lightning's metric state, read by EarlyStopping, ModelCheckpoint and the progress bars after this hook;
         # every rank has the same values ('max' keeps them exact where Lightning syncs them)
         pl_module.log_dict(scalars, prog_bar=True, logger=False, on_epoch=True, sync_dist=trainer.world_size > 1,
@@ -216,14 +213,22 @@ class RunDriver(Callback):
 
     # ---- helpers ----
 
-    def _call_stopping(self, hook: Callable[[Policy], None], policies: list[Policy] | None = None) -> bool:
-        """Call ``hook`` on every policy; ``True`` if any raised ``EarlyStopping`` (all of them still run)."""
+    def _call_stopping(
+        self, hook: Callable[[Policy], None], policies: list[Policy] | None = None, first_stop_ends: bool = False
+    ) -> bool:
+        """Call ``hook`` on every policy; ``True`` if any raised ``EarlyStopping``.
+
+        The others still run (the epoch finishes for all of them), unless ``first_stop_ends``: an epoch that will
+        not run is not started for the policies after the one that stopped it (deep_pipe's order).
+        """
         stop = False
         for policy in self.run_state.policies.values() if policies is None else policies:
             try:
                 hook(policy)
             except EarlyStopping:
                 stop = True
+                if first_stop_ends:
+                    break
         return stop
 
     def _publish_lr(self, trainer: L.Trainer) -> None:
@@ -276,6 +281,6 @@ class RunDriver(Callback):
         if not isinstance(metrics, Mapping):
             raise TypeError(
                 f'validate() must return a dict of metric name -> value, got {type(metrics).__name__}: {metrics!r}. '
-                f"Epoch {trainer.current_epoch}'s scalars were not logged and its checkpoint was not saved."
+                f"Epoch {self.run_state.epochs_done - 1}'s scalars were not logged and its checkpoint was not saved."
             )
         return dict(metrics)

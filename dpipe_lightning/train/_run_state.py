@@ -45,6 +45,8 @@ class RunState:
     accumulate_grad_batches, gradient_clip_val, gradient_clip_algorithm
         the Trainer flags of these names, which ``TorchModel.backward_step`` implements (Lightning drops them under
         manual optimization).
+    first_epoch
+        the number of the Trainer's first epoch (deep_pipe's ``train`` resumes from a ``CheckpointManager``'s epoch).
     """
 
     policies: dict[str, Policy]
@@ -56,9 +58,10 @@ class RunState:
     accumulate_grad_batches: int = 1
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: str | None = None
+    first_epoch: int = 0
 
     # ---- progress: saved in checkpoints ----
-    epochs_done: int = 0  # epochs whose steps all ran (the index of the epoch in progress)
+    epochs_done: int = 0  # epochs whose steps all ran: the number of the epoch in progress
     steps_done: int = 0  # steps started in the whole run (during a step, it counts that step)
     steps_in_epoch: int = 0  # steps started in the epoch in progress
     epoch_losses: list[torch.Tensor] = field(default_factory=list)  # on the device: no per-step sync

@@ -1,0 +1,8 @@
+"""deep_pipe's generic training loop (``dpipe.train.base``): `train` and `one_epoch`, run by a Lightning Trainer."""
+
+from ..batch_iter import BatchIter
+from ..torch._loop import one_epoch, train
+from .logging import Logger
+from .policy import EarlyStopping, Policy, ValuePolicy
+
+__all__ = ['BatchIter', 'EarlyStopping', 'Logger', 'Policy', 'ValuePolicy', 'one_epoch', 'train']
