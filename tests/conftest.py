@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -83,3 +84,22 @@ def _make_model_fixture():
 @pytest.fixture(name='make_batch_iter')
 def _make_batch_iter_fixture():
     return make_batch_iter
+
+
+def flip_tensor_byte(path):
+    """Flip one byte in the middle of the largest tensor's data: the file still loads, with one value changed."""
+    with zipfile.ZipFile(path) as archive:
+        entry = max((i for i in archive.infolist() if '/data/' in i.filename), key=lambda i: i.file_size)
+    with open(path, 'r+b') as file:
+        file.seek(entry.header_offset + 26)
+        name_length, extra_length = int.from_bytes(file.read(2), 'little'), int.from_bytes(file.read(2), 'little')
+        position = entry.header_offset + 30 + name_length + extra_length + entry.file_size // 2
+        file.seek(position)
+        byte = file.read(1)
+        file.seek(position)
+        file.write(bytes([byte[0] ^ 0x10]))
+
+
+@pytest.fixture(name='flip_tensor_byte')
+def _flip_tensor_byte_fixture():
+    return flip_tensor_byte

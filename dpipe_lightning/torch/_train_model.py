@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import Logger
 
-from ..train._checkpoints import newest_loadable_checkpoint
+from .._lock import FolderLock, holding, launched_as_rank_zero
+from ..train._checkpoint_files import newest_loadable_checkpoint
 from ..train._run_state import RunState
 from ..train._stream import EpochView
 from ..train.policy import ValuePolicy
-from ._arguments import check_arguments
+from ._arguments import TrainArguments, check_arguments
 from ._model import TorchModel
 from ._resume import check_resume
 from ._trainer import execute
@@ -76,26 +78,27 @@ def train_model(
     -----
     Every argument is checked before anything starts or any file is written. The order of one run::
 
-        1. load the newest readable checkpoint from checkpoints_path, if any: weights, optimizer, policy states,
+        1. take checkpoints_path and log_path for this run (a second run on them is refused), until the end
+        2. load the newest readable checkpoint from checkpoints_path, if any: weights, optimizer, policy states,
            epoch (a run that is finished or was stopped by a policy does nothing more)
-        2. enter batch_iter (its workers start)
+        3. enter batch_iter (its workers start)
         for each epoch e:
-            3. policy.epoch_started(e) for every policy, in keyword order, lr last
+            4. policy.epoch_started(e) for every policy, in keyword order, lr last
                (an EarlyStopping here ends training; nothing is saved for e)
             for each of the epoch's batches:
-                4. policy.train_step_started(e, iteration) for policies that define it
-                5. loss = model.do_train_step(*batch, lr=..., **values, **constants)  (forward, backward, step)
-                6. policy.train_step_finished(e, iteration, loss) for policies that define it
-            7. metrics = validate() (rank 0)
-            8. log train/loss (mean of the epoch's losses), policies/<name> (the values used in e) and
+                5. policy.train_step_started(e, iteration) for policies that define it
+                6. loss = model.do_train_step(*batch, lr=..., **values, **constants)  (forward, backward, step)
+                7. policy.train_step_finished(e, iteration, loss) for policies that define it
+            8. metrics = validate() (rank 0)
+            9. log train/loss (mean of the epoch's losses), policies/<name> (the values used in e) and
                val/metrics/<name>, also into Lightning's metric state (Lightning's EarlyStopping and
                ModelCheckpoint read them right after)
-            9. policy.epoch_finished(e, train_losses=..., metrics=metrics) for every policy
-            10. save a checkpoint of e (weights, optimizer, AMP scaler, policy states, epoch)
-            11. stop if any policy, validate or do_train_step raised EarlyStopping
-        12. exit batch_iter (its workers stop), also on errors and Ctrl+C; the model stays on its training device
+            10. policy.epoch_finished(e, train_losses=..., metrics=metrics) for every policy
+            11. save a checkpoint of e (weights, optimizer, AMP scaler, policy states, epoch)
+            12. stop if any policy, validate or do_train_step raised EarlyStopping
+        13. exit batch_iter (its workers stop), also on errors and Ctrl+C; the model stays on its training device
 
-    ``EarlyStopping`` raised in steps 4-9 lets the epoch finish (steps 7-10) and ends training normally.
+    ``EarlyStopping`` raised in steps 5-10 lets the epoch finish (steps 8-11) and ends training normally.
     Ctrl+C raises ``KeyboardInterrupt`` in the caller; SIGTERM finishes the current step, saves a checkpoint (with
     ``checkpoints_path``) and raises ``SystemExit(143)``. Calling ``train_model`` again with the same arguments then
     resumes from the newest checkpoint; with the package's seeded sources and deterministic operations on the CPU
@@ -105,9 +108,14 @@ def train_model(
         model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate,
         checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss, kwargs,
     )  # fmt: skip
+    with holding(_folder_locks(arguments) if launched_as_rank_zero() else []):  # 1.
+        _train(arguments)
+
+
+def _train(arguments: TrainArguments) -> None:
     resume_from, checkpoint = None, None
     if arguments.checkpoints is not None:
-        resume_from, checkpoint = newest_loadable_checkpoint(arguments.checkpoints)  # 1.
+        resume_from, checkpoint = newest_loadable_checkpoint(arguments.checkpoints)  # 2.
         if checkpoint is not None:
             check_resume(arguments, checkpoint, resume_from)
     run = RunState(
@@ -121,4 +129,13 @@ def train_model(
         gradient_clip_val=arguments.gradient_clip_val,
         gradient_clip_algorithm=arguments.gradient_clip_algorithm,
     )
-    execute(arguments, run, checkpoint, resume_from)  # 2.-12.
+    execute(arguments, run, checkpoint, resume_from)  # 3.-13.
+
+
+def _folder_locks(arguments: TrainArguments) -> list[FolderLock]:
+    """One run per folder: the run's checkpoints folder and its log folder, taken by rank 0 for the whole run."""
+    folders = {'checkpoints_path': arguments.checkpoints}
+    if isinstance(arguments.log_path, Path):
+        folders['log_path'] = arguments.log_path
+    named = {folder.resolve(): argument for argument, folder in folders.items() if folder is not None}
+    return [FolderLock(folder, argument) for folder, argument in named.items()]

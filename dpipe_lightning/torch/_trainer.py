@@ -17,7 +17,8 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .._lightning import keep_csv_rows_before
-from ..train._checkpoints import AtomicCheckpointIO, ResumeCheckpoint, finished_epochs, finished_steps
+from ..train._checkpoint_files import AtomicCheckpointIO, finished_epochs, finished_steps
+from ..train._checkpoints import ResumeCheckpoint
 from ..train._driver import RunDriver, overrides
 from ..train._progress import PolicyProgressBar
 from ..train._run_state import RunState
@@ -42,7 +43,7 @@ def execute(
     """
     try:
         with _quiet_lightning(), _interruptions_propagate(run):
-            trainer = build_trainer(arguments, run, checkpoint)  # before any thread or file
+            trainer = build_trainer(arguments, run, checkpoint, resume_from)  # before any thread or file
             model = arguments.model
             # validation is validate(): a module with a validation_step gets no validation data (limit_val_batches=0)
             has_validation_step = type(model).validation_step is not L.LightningModule.validation_step
@@ -56,8 +57,13 @@ def execute(
     return trainer
 
 
-def build_trainer(arguments: TrainArguments, run: RunState, checkpoint: dict[str, Any] | None) -> L.Trainer:
-    """The Trainer that executes the run; ``checkpoint`` is the one it resumes from (or ``None``).
+def build_trainer(
+    arguments: TrainArguments,
+    run: RunState,
+    checkpoint: dict[str, Any] | None = None,
+    resume_from: Path | None = None,
+) -> L.Trainer:
+    """The Trainer that executes the run; ``checkpoint`` is the one it resumes from (loaded from ``resume_from``).
 
     A setting Lightning refuses raises Lightning's own error, with a note naming the ``train_model`` argument(s)
     that cause it.
@@ -68,8 +74,8 @@ def build_trainer(arguments: TrainArguments, run: RunState, checkpoint: dict[str
         limit_train_batches=arguments.epoch_length or 1.0,
         limit_val_batches=0,  # validation is validate(); fit gets no validation loaders (val_dataloaders=[])
         logger=list(dict.fromkeys([*epoch_loggers, *step_loggers])) or False,
-        callbacks=_callbacks(arguments, run, epoch_loggers, step_loggers),
-        plugins=[AtomicCheckpointIO()] if arguments.checkpoints is not None else [],
+        callbacks=_callbacks(arguments, run, epoch_loggers, step_loggers, resume_from),
+        plugins=[AtomicCheckpointIO({resume_from: checkpoint} if resume_from else {})] if arguments.checkpoints else [],
         enable_checkpointing=arguments.checkpoints is not None,
         enable_progress_bar=True,
         enable_model_summary=False,
@@ -104,7 +110,11 @@ def _max_epochs(n_epochs: int | None, checkpoint: dict[str, Any] | None) -> int:
 
 
 def _callbacks(
-    arguments: TrainArguments, run: RunState, epoch_loggers: list[Logger], step_loggers: list[Logger]
+    arguments: TrainArguments,
+    run: RunState,
+    epoch_loggers: list[Logger],
+    step_loggers: list[Logger],
+    resume_from: Path | None,
 ) -> list[Callback]:
     """The run's own callbacks, in their order; `_combine` puts the user's after the first.
 
@@ -121,7 +131,9 @@ def _callbacks(
     callbacks: list[Callback] = [driver, PolicyProgressBar(run)]
     if arguments.checkpoints is not None:
         callbacks.append(
-            ResumeCheckpoint(arguments.checkpoints, run, arguments.every_n_steps, arguments.every_n_seconds)
+            ResumeCheckpoint(
+                arguments.checkpoints, run, arguments.every_n_steps, arguments.every_n_seconds, resumed_from=resume_from
+            )
         )
     return callbacks
 

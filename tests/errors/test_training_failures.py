@@ -240,7 +240,7 @@ def test_permission_lost_while_checkpointing(snapshot, model, batch_iter, tmp_pa
     real_mkstemp, folder = tempfile.mkstemp, str(tmp_path / 'checkpoints')
 
     def mkstemp(*args, dir=None, **kwargs):
-        if str(dir) == folder and os.listdir(folder):  # the folder holds epoch 0's checkpoint: now it is locked
+        if str(dir) == folder and any(n.endswith('.ckpt') for n in os.listdir(folder)):  # after epoch 0's checkpoint
             raise PermissionError(errno.EACCES, 'Permission denied', str(dir))
         return real_mkstemp(*args, dir=dir, **kwargs)
 

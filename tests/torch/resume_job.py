@@ -24,7 +24,7 @@ class Progress(Policy):
         self.delay = delay
 
     def train_step_finished(self, epoch, iteration, loss):
-        print(f'step {iteration}', flush=True)
+        print(f'step {epoch * BATCHES_PER_EPOCH + iteration}', flush=True)  # the step's number in the run
         time.sleep(self.delay)
 
     def state_dict(self):

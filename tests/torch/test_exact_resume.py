@@ -121,3 +121,20 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, 
     resumed = run_to_end(tmp_path)
     assert f'Skipping the unreadable checkpoint {str(newest)!r}' in resumed.stderr
     assert_same_training(tmp_path, reference)
+
+
+@pytest.mark.slow
+def test_a_garbage_newer_file_and_flipped_bytes_in_the_newest_fall_back_to_a_good_checkpoint(
+    tmp_path, reference, flip_tensor_byte
+):
+    interrupt_at(tmp_path, 15, signal.SIGKILL)
+    folder = tmp_path / 'checkpoints'
+    newest = sorted(folder.glob('*.ckpt'))[-1]
+    flip_tensor_byte(newest)
+    garbage = folder / 'epoch=0099-step=00000999.ckpt'
+    garbage.write_bytes(b'\x00' * 1000)
+    resumed = run_to_end(tmp_path)
+    assert f'Skipping the unreadable checkpoint {str(garbage)!r}' in resumed.stderr
+    assert f'Skipping the checkpoint {str(newest)!r}: its content does not match' in resumed.stderr
+    assert_same_training(tmp_path, reference)
+    assert garbage.exists()  # never counted, never deleted

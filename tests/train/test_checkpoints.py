@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from dpipe_lightning.torch import TorchModel, train_model
-from dpipe_lightning.train._checkpoints import AtomicCheckpointIO, checkpoint_files, newest_loadable_checkpoint
+from dpipe_lightning.train._checkpoint_files import AtomicCheckpointIO, checkpoint_files, newest_loadable_checkpoint
 
 
 def listing(folder):
@@ -99,3 +99,48 @@ def test_checkpoint_interval_errors(model, batch_iter, arguments, match, tmp_pat
     with pytest.raises(ValueError, match=match):
         train_model(model, batch_iter, n_epochs=1, lr=1e-3, **arguments)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_checkpoint_carries_a_checksum_that_catches_a_flipped_tensor_byte(model, batch_iter, tmp_path,
+                                                                          flip_tensor_byte):  # fmt: skip
+    from dpipe_lightning.train._checkpoint_files import DIGEST_KEY, content_digest
+
+    train_model(model, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    newest, older = checkpoint_files(tmp_path)
+    saved = torch.load(newest, weights_only=True)
+    assert saved[DIGEST_KEY] == content_digest(saved)
+    flip_tensor_byte(newest)
+    assert torch.load(newest, weights_only=True)[DIGEST_KEY] == saved[DIGEST_KEY]  # it still loads...
+    with pytest.warns(UserWarning, match=rf"Skipping the checkpoint '{newest}': its content does not match"):
+        path, _ = newest_loadable_checkpoint(tmp_path)  # ... but its content is no longer what was saved
+    assert path == older
+
+
+def test_rotation_keeps_the_newest_two_good_files_and_never_counts_or_deletes_a_newer_bad_one(
+    make_model, batch_iter, tmp_path
+):
+    train_model(make_model(), batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    garbage = tmp_path / 'epoch=0099-step=00000999.ckpt'
+    garbage.write_bytes(b'not a checkpoint')
+    with pytest.warns(UserWarning, match='Skipping the unreadable checkpoint'):
+        train_model(make_model(), batch_iter, n_epochs=4, lr=1e-3, checkpoints_path=tmp_path,
+                    enable_progress_bar=False)  # fmt: skip
+    assert sorted(os.listdir(tmp_path)) == [
+        'epoch=0002-step=00000012.ckpt',
+        'epoch=0003-step=00000016.ckpt',
+        'epoch=0099-step=00000999.ckpt',  # left for the user to look at: it was never this run's to delete
+    ]
+
+
+def test_the_resumed_checkpoint_is_read_once(model, batch_iter, tmp_path, monkeypatch):
+    train_model(model, batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    files, real_load = [], torch.load
+
+    def load(source, *args, **kwargs):
+        if isinstance(source, str | os.PathLike):
+            files.append(os.path.basename(source))
+        return real_load(source, *args, **kwargs)
+
+    monkeypatch.setattr(torch, 'load', load)
+    train_model(model, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    assert files == ['epoch=0000-step=00000004.ckpt']

@@ -1,0 +1,123 @@
+"""One run per folder: a second run on a folder in use is refused at once; a lock left by a killed run is taken over."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from dpipe_lightning._lock import LOCK_NAME, FolderInUseError, FolderLock
+from dpipe_lightning.torch import train_model
+
+JOB = Path(__file__).parent / 'torch' / 'resume_job.py'
+
+
+def start_job(out: Path, delay: str = '0.15') -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(JOB), str(out), delay], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def wait_for_step(job: subprocess.Popen, step: int) -> None:
+    for line in job.stdout:
+        if line.strip() == f'step {step}':
+            return
+    raise AssertionError(f'the job ended before step {step}: {job.stderr.read()[-3000:]}')
+
+
+def final_weights(out: Path) -> dict:
+    return torch.load(out / 'final.pt', weights_only=True)['model']
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_second_run_on_a_folder_in_use_is_refused_and_the_first_is_unharmed(model, batch_iter, tmp_path):
+    solo = tmp_path / 'solo'
+    subprocess.run([sys.executable, str(JOB), str(solo)], check=True, capture_output=True, timeout=180)
+    shared = tmp_path / 'shared'
+    with start_job(shared) as first:
+        wait_for_step(first, 2)
+        holder = json.loads((shared / 'checkpoints' / LOCK_NAME).read_text())
+        assert holder['pid'] == first.pid and holder['host'] == socket.gethostname()
+        listing = sorted(os.listdir(shared / 'checkpoints'))
+        with pytest.raises(FolderInUseError, match=rf"checkpoints_path='{shared}/checkpoints' is in use by another "
+                                                   rf'run \(pid {first.pid} on {socket.gethostname()}'):  # fmt: skip
+            train_model(model, batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=shared / 'checkpoints')
+        assert sorted(os.listdir(shared / 'checkpoints'))[: len(listing)] == listing
+        first.stdout.read()
+        assert first.wait(timeout=180) == 0, first.stderr.read()[-3000:]
+    assert not (shared / 'checkpoints' / LOCK_NAME).exists()  # released at the end
+    for name, tensor in final_weights(solo).items():
+        assert torch.equal(final_weights(shared)[name], tensor), name
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_the_lock_of_a_killed_run_is_taken_over_and_the_run_resumes(tmp_path):
+    with start_job(tmp_path) as killed:
+        wait_for_step(killed, 3)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=60)
+    assert (tmp_path / 'checkpoints' / LOCK_NAME).exists()  # nothing released it
+    resumed = subprocess.run([sys.executable, str(JOB), str(tmp_path)], capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f'Taking over checkpoints_path={str(tmp_path / "checkpoints")!r}' in resumed.stderr
+    assert f'pid {killed.pid}' in resumed.stderr
+    assert not (tmp_path / 'checkpoints' / LOCK_NAME).exists()
+
+
+def write_lock(folder: Path, host: str, pid: int, age: float) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / LOCK_NAME).write_text(json.dumps({'host': host, 'pid': pid, 'started': time.time() - age}))
+    os.utime(folder / LOCK_NAME, (time.time() - age, time.time() - age))
+
+
+def test_a_fresh_lock_from_another_host_is_respected(tmp_path):
+    write_lock(tmp_path, 'another-host', 12345, age=5)
+    with pytest.raises(FolderInUseError, match='pid 12345 on another-host'):
+        FolderLock(tmp_path, 'checkpoints_path').acquire()
+
+
+def test_a_lock_from_another_host_not_refreshed_for_long_is_taken_over(tmp_path):
+    write_lock(tmp_path, 'another-host', 12345, age=FolderLock.stale_after + 60)
+    lock = FolderLock(tmp_path, 'checkpoints_path')
+    with pytest.warns(UserWarning, match='Taking over .*pid 12345 on another-host'):
+        lock.acquire()
+    try:
+        assert json.loads((tmp_path / LOCK_NAME).read_text())['pid'] == os.getpid()
+    finally:
+        lock.release()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_a_lock_of_a_dead_process_on_this_host_is_taken_over(tmp_path):
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
+    write_lock(tmp_path, socket.gethostname(), int(dead.stdout), age=1)
+    lock = FolderLock(tmp_path, 'log_path')
+    with pytest.warns(UserWarning, match='Taking over log_path'):
+        lock.acquire()
+    lock.release()
+
+
+def test_the_lock_is_held_while_training_and_released_after_a_failure(model, batch_iter, tmp_path):
+    from lightning.pytorch.callbacks import Callback
+
+    seen = []
+
+    class Look(Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            seen.append(sorted(p.name for p in (tmp_path / 'run').iterdir()))
+            raise RuntimeError('failed')
+
+    with pytest.raises(RuntimeError, match='failed'):
+        train_model(model, batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=tmp_path / 'run',
+                    log_path=tmp_path / 'run', callbacks=[Look()], enable_progress_bar=False)  # fmt: skip
+    assert LOCK_NAME in seen[0]  # one lock for the folder both arguments name (a second would be refused)
+    assert not (tmp_path / 'run' / LOCK_NAME).exists()
