@@ -42,8 +42,8 @@ def squeeze_first(inputs: Any) -> Any:
     return inputs[0] if len(inputs) == 1 else inputs
 
 
-def zip_equal(*iterables: Iterable) -> Iterator[tuple]:
-    """`zip` that raises ``ValueError`` unless all ``iterables`` have the same length.
+def zip_equal(*args: Iterable) -> Iterator[tuple]:
+    """`zip` that raises ``ValueError`` unless all the iterables ``args`` have the same length.
 
     Sized arguments are compared before the first tuple is yielded; the others are checked when they run out.
 
@@ -52,7 +52,7 @@ def zip_equal(*iterables: Iterable) -> Iterator[tuple]:
     >>> list(zip_equal('ab', [1, 2]))
     [('a', 1), ('b', 2)]
     """
-    lengths = [len(it) if isinstance(it, Sized) else '?' for it in iterables]
+    lengths = [len(it) if isinstance(it, Sized) else '?' for it in args]
     if len({n for n in lengths if n != '?'}) > 1:
         raise ValueError(f'zip_equal got iterables of different lengths: {", ".join(map(str, lengths))}')
-    yield from zip(*iterables, strict=True)  # ValueError: 'zip() argument 2 is shorter than argument 1'
+    yield from zip(*args, strict=True)  # ValueError: 'zip() argument 2 is shorter than argument 1'

@@ -6,6 +6,7 @@ deep_pipe defined them in ``dpipe.dataset.base`` and re-exported them from ``dpi
 
 from __future__ import annotations
 
+import inspect
 from abc import ABCMeta
 from typing import Any
 
@@ -35,8 +36,7 @@ def _is_marker(value: Any) -> bool:
 
 
 class ABCAttributesMeta(ABCMeta):
-    """`ABCMeta` that, after an instance is constructed, raises ``AttributeError`` naming every attribute still
-    marked with `AbstractAttribute`."""
+    """`ABCMeta` checking each new instance: ``AttributeError`` names every attribute still an `AbstractAttribute`."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         instance = super().__call__(*args, **kwargs)
@@ -45,3 +45,9 @@ class ABCAttributesMeta(ABCMeta):
         if missing:
             raise AttributeError(f'{cls.__name__} must set these attributes during __init__: {", ".join(missing)}')
         return instance
+
+    @property
+    def __signature__(cls) -> inspect.Signature:
+        """The constructor's signature (for ``help`` and ``inspect.signature``), not that of ``__call__``."""
+        signature = inspect.signature(cls.__init__)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])

@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 
 from dpipe_lightning.train.policy import ABCAttributesMeta, AbstractAttribute, Constant, ValuePolicy
@@ -43,3 +45,7 @@ def test_value_policies_keep_their_own_check():
     with pytest.raises(AttributeError, match=r'must set `self\.value`'):
         Broken()
     assert Constant(3).value == 3
+
+
+def test_the_constructor_signature_is_visible():
+    assert str(inspect.signature(Dataset)) == '(ids=None, n_classes=None)'
