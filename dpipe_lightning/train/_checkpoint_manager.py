@@ -11,8 +11,8 @@ Compared with deep_pipe 0.0.7 (``dpipe.train.checkpoint``), on purpose:
   ``vars(obj)``, in the restricted format of ``dpipe_lightning.train.policy._state`` with ``torch.save``, and
   `load_pickle` reads it with ``torch.load(weights_only=True)``, so restoring never runs code from the file. It
   sets the state back with ``load_state_dict`` if the object has one, else attribute by attribute. A state the
-  format cannot hold raises ``TypeError`` when saving, naming the object and the attribute. Files written by
-  deep_pipe itself (real pickles) are not read.
+  format cannot hold raises ``TypeError`` when saving, naming the object and the attribute. The pickles deep_pipe
+  wrote are refused with an ``UnpicklingError`` that says so (the state dicts it wrote for torch objects load).
 * `load_torch` loads with ``map_location='cpu'`` and ``weights_only=True``, then ``load_state_dict`` places the
   tensors on the object's device, so a checkpoint written on a GPU restores on a CPU-only machine.
 * `CheckpointManager.restore` only considers folders named ``checkpoint_<digits>``; other entries of
@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 import shutil
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,16 @@ def _write(value: Any, path: Path) -> None:
 def _read(path: Path) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f'the checkpoint has no file {str(path)!r}: was it written with other objects?')
-    return torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        with warnings.catch_warnings():  # torch's note on the pickle protocol of a foreign file
+            warnings.filterwarnings('ignore', 'Detected pickle protocol', UserWarning)
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise pickle.UnpicklingError(
+            f'{str(path)!r} holds objects that only unpickling could restore: it was not written by '
+            f"dpipe_lightning's CheckpointManager (deep_pipe pickled its policies). Such files are not loaded, since "
+            f'unpickling can run any code; start from a new base_path.'
+        ) from error
 
 
 def save_pickle(o: Any, path: str | os.PathLike) -> None:

@@ -1,6 +1,7 @@
 """deep_pipe's ``CheckpointManager`` (``dpipe_lightning.train.checkpoint``): folders, atomicity, safe loading."""
 
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -194,3 +195,16 @@ def test_argument_checks(tmp_path):
             CheckpointManager(tmp_path, pickled_objects={key: Plain()})
     with pytest.raises(ValueError, match='iteration must be an int >= 0'):
         CheckpointManager(tmp_path).save(-1)
+
+
+def test_deep_pipes_pickles_are_refused(tmp_path):
+    folder = tmp_path / 'checkpoint_3'
+    folder.mkdir()
+    with open(folder / 'lr', 'wb') as file:
+        pickle.dump({'value': 0.1, 'fn': Plain}, file)  # what deep_pipe 0.0.7 wrote: vars() pickled
+    torch.save(nn.Linear(2, 2).state_dict(), folder / 'model')
+    module = nn.Linear(2, 2)
+    assert CheckpointManager(tmp_path, state_dict_objects={'model': module}).restore() == 4  # state dicts load
+    torch.testing.assert_close(module.weight, torch.load(folder / 'model')['weight'])
+    with pytest.raises(pickle.UnpicklingError, match='not written by dpipe_lightning'):
+        CheckpointManager(tmp_path, pickled_objects={'lr': Plain()}).restore()
