@@ -4,6 +4,8 @@ Each function returns a new function ``f(x, *call_args, **call_kwargs)``; extra 
 forwarded to the wrapped function, placed before the bound ``args`` / ``kwargs``. The returned functions are
 picklable whenever the wrapped functions (and bound arguments) are, so they work with
 ``Infinite(..., workers='process')``.
+
+``lmap``, ``pad_to_shape``, ``squeeze_first`` and ``pad_batch_equal`` are here too, as in deep_pipe's module.
 """
 
 from __future__ import annotations
@@ -13,9 +15,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._checks import callable_name, check_callable, check_number, reject
+from .._itertools import lmap, squeeze_first
+from .._shape_ops import pad_to_shape
+from ._combiners import pad_batch_equal
 from ._random import RandomStateLike, uniform_sampler
 
-__all__ = ['apply_at', 'multiply', 'random_apply', 'sample_args', 'unpack_args', 'zip_apply']
+__all__ = [
+    'apply_at',
+    'lmap',
+    'multiply',
+    'pad_batch_equal',
+    'pad_to_shape',
+    'random_apply',
+    'sample_args',
+    'squeeze_first',
+    'unpack_args',
+    'zip_apply',
+]
 
 
 class _Named:

@@ -1,5 +1,7 @@
-"""deep_pipe's PyTorch interface: :class:`TorchModel`, :func:`train_model` and conversion helpers."""
+"""deep_pipe's PyTorch interface: :class:`TorchModel`, :func:`train_model`, the free steps and conversion helpers."""
 
+from .._model_interface import Model
+from ._free_steps import do_inf_step, do_train_step
 from ._model import TorchModel
 from ._train_model import train_model
 from ._utils import (
@@ -14,8 +16,13 @@ from ._utils import (
     to_var,
 )
 
+Model.register(TorchModel)  # a virtual subclass: isinstance(model, Model) holds for every TorchModel
+
 __all__ = [
+    'Model',
     'TorchModel',
+    'do_inf_step',
+    'do_train_step',
     'is_on_cuda',
     'load_model_state',
     'save_model_state',

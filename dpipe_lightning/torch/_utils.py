@@ -77,13 +77,20 @@ def to_np(x: torch.Tensor) -> np.ndarray:
     return x.detach().cpu().numpy()
 
 
-def sequence_to_np(*data: torch.Tensor) -> tuple[np.ndarray, ...]:
-    """Apply :func:`to_np` to each argument."""
-    return tuple(map(to_np, data))
+def sequence_to_np(*data: torch.Tensor | Any) -> tuple[np.ndarray | Any, ...]:
+    """Apply :func:`to_np` to each tensor argument; other arguments are returned unchanged."""
+    return tuple(to_np(x) if isinstance(x, torch.Tensor) else x for x in data)
 
 
-def to_cuda(x: torch.Tensor | nn.Module, cuda: bool | None = None) -> torch.Tensor | nn.Module:
-    """Move ``x`` to CUDA if ``cuda`` is ``True``, or if it is ``None`` and CUDA is available."""
+def to_cuda(
+    x: torch.Tensor | nn.Module, cuda: bool | torch.Tensor | nn.Module | None = None
+) -> torch.Tensor | nn.Module:
+    """Move ``x`` to CUDA if ``cuda`` is ``True``, or if it is ``None`` and CUDA is available.
+
+    ``cuda`` may also be a tensor or a module: ``x`` then goes to CUDA if that lives on CUDA (`is_on_cuda`).
+    """
+    if isinstance(cuda, torch.Tensor | nn.Module):
+        cuda = is_on_cuda(cuda)
     device = _cuda_device(cuda)
     return x if device is None else x.to(device)
 

@@ -69,3 +69,15 @@ def test_model_state_round_trip(tmp_path):
     assert torch.equal(a.weight, b.weight)
     with pytest.raises(RuntimeError):  # strict: another architecture does not load
         load_model_state(nn.Linear(4, 2), tmp_path / 'sub' / 'state.pth')
+
+
+def test_sequence_to_np_leaves_non_tensors_unchanged():
+    marker = object()
+    array, same_marker, number = sequence_to_np(torch.ones(2), marker, 3)
+    assert isinstance(array, np.ndarray) and same_marker is marker and number == 3
+
+
+def test_to_cuda_follows_a_module_or_tensor():
+    x = torch.ones(1)
+    assert to_cuda(x, nn.Linear(1, 1)).device.type == 'cpu'  # the module is on the CPU: x stays there
+    assert to_cuda(x, torch.zeros(1)) is x

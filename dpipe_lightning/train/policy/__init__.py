@@ -7,6 +7,7 @@ change the value before every train step. Every policy has ``state_dict``/``load
 plain-data states.
 """
 
+from ._attributes import ABCAttributesMeta, AbstractAttribute
 from ._base import Constant, EarlyStopping, Policy, ValuePolicy
 from ._epoch import EpochValuePolicy, Exponential, LambdaEpoch, Schedule, Switch
 from ._plateau import DecreasingOnPlateau
@@ -14,6 +15,8 @@ from ._step import CosineAnnealing, LambdaStep, LinearWarmup, StepValuePolicy
 from ._stopping import LossStop, MetricStop, NEpochs, NSteps, TimeBudget
 
 __all__ = [
+    'ABCAttributesMeta',
+    'AbstractAttribute',
     'Constant',
     'CosineAnnealing',
     'DecreasingOnPlateau',
