@@ -2,7 +2,8 @@
 
 from ..batch_iter import BatchIter
 from ..torch._loop import one_epoch, train
+from .checkpoint import CheckpointManager
 from .logging import Logger
 from .policy import EarlyStopping, Policy, ValuePolicy
 
-__all__ = ['BatchIter', 'EarlyStopping', 'Logger', 'Policy', 'ValuePolicy', 'one_epoch', 'train']
+__all__ = ['BatchIter', 'CheckpointManager', 'EarlyStopping', 'Logger', 'Policy', 'ValuePolicy', 'one_epoch', 'train']

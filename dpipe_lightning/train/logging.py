@@ -4,6 +4,7 @@ A deep_pipe logger gets deep_pipe's calls once per epoch (``train``, ``policies`
 ``train_model(log_path=...)`` and ``train(logger=...)``; as a Lightning ``Logger`` it takes Lightning's callbacks' logs.
 """
 
+from .._itertools import zip_equal
 from ._loggers import (
     ConsoleLogger,
     Logger,
@@ -22,4 +23,5 @@ __all__ = [
     'log_scalar_or_vector',
     'log_vector',
     'make_log_vector',
+    'zip_equal',
 ]

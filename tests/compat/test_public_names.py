@@ -1,7 +1,6 @@
 """Every public name of deep_pipe 0.0.7's training modules is importable from the same path under dpipe_lightning.
 
-The lists are deep_pipe 0.0.7's public module attributes (what its star imports exported). ``dpipe.train``,
-``dpipe.train.base``, ``dpipe.train.logging`` and ``dpipe.torch.train`` are covered where they are implemented.
+The lists are deep_pipe 0.0.7's public module attributes (what its star imports exported).
 """
 
 import importlib
@@ -53,6 +52,40 @@ DEEP_PIPE_0_0_7 = {
         'Policy',
         'Schedule',
         'ValuePolicy',
+    ],
+    'dpipe.train': ['train'],
+    'dpipe.train.base': [
+        'BatchIter',
+        'CheckpointManager',
+        'EarlyStopping',
+        'Logger',
+        'Policy',
+        'ValuePolicy',
+        'one_epoch',
+        'train',
+    ],
+    'dpipe.train.logging': [
+        'ConsoleLogger',
+        'Logger',
+        'NamedTBLogger',
+        'TBLogger',
+        'log_scalar_or_vector',
+        'log_vector',
+        'make_log_vector',
+        'zip_equal',
+    ],
+    'dpipe.torch.train': [
+        'BatchIter',
+        'CheckpointManager',
+        'Constant',
+        'Logger',
+        'NEpochs',
+        'Policy',
+        'TBLogger',
+        'TorchModel',
+        'ValuePolicy',
+        'train',
+        'train_model',
     ],
     'dpipe.train.checkpoint': ['CheckpointManager', 'load_pickle', 'load_torch', 'save_pickle', 'save_torch'],
     'dpipe.train.validator': ['compute_metrics', 'evaluate', 'evaluate_predict'],

@@ -1,9 +1,9 @@
 """The policy interface: ``Policy``, ``ValuePolicy``, ``Constant`` and ``EarlyStopping``."""
 
-from abc import ABCMeta
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from ._attributes import ABCAttributesMeta, AbstractAttribute
 from ._state import decode, encode
 
 __all__ = ['Constant', 'EarlyStopping', 'Policy', 'ValuePolicy']
@@ -66,17 +66,7 @@ class Policy:
             setattr(self, name, decode(value))
 
 
-class _ValuePolicyMeta(ABCMeta):
-    """Checks after construction that a value policy has set its ``value``."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        policy = super().__call__(*args, **kwargs)
-        if not hasattr(policy, 'value'):
-            raise AttributeError(f'{cls.__name__} is a ValuePolicy and must set `self.value` in `__init__`')
-        return policy
-
-
-class ValuePolicy(Policy, metaclass=_ValuePolicyMeta):
+class ValuePolicy(Policy, metaclass=ABCAttributesMeta):
     """A policy carrying a ``value``, passed to ``do_train_step`` under the policy's keyword name.
 
     The loop reads ``value`` before every train step. Subclasses must set ``value`` in ``__init__``.
@@ -86,6 +76,8 @@ class ValuePolicy(Policy, metaclass=_ValuePolicyMeta):
     initial
         the initial value.
     """
+
+    value = AbstractAttribute('the current value')
 
     def __init__(self, initial: Any) -> None:
         self.value = initial

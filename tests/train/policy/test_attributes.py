@@ -37,15 +37,21 @@ def test_description_is_the_repr():
     assert repr(AbstractAttribute('the current value')) == 'the current value'
 
 
-def test_value_policies_keep_their_own_check():
+def test_value_policies_use_it_for_their_value_as_deep_pipe_did():
     class Broken(ValuePolicy):
         def __init__(self):
             pass
 
-    with pytest.raises(AttributeError, match=r'must set `self\.value`'):
+    with pytest.raises(AttributeError, match=r'Broken must set these attributes during __init__: value'):
         Broken()
     assert Constant(3).value == 3
 
 
 def test_the_constructor_signature_is_visible():
     assert str(inspect.signature(Dataset)) == '(ids=None, n_classes=None)'
+
+
+def test_value_policies_show_their_constructors_signature():
+    from dpipe_lightning.train.policy import Exponential
+
+    assert str(inspect.signature(Exponential)).startswith('(initial: float, multiplier: float, step_length: int = 1')

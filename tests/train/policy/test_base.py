@@ -57,7 +57,7 @@ def test_value_policy_subclass_must_set_value():
         def __init__(self):
             pass
 
-    with pytest.raises(AttributeError, match=r'Forgetful.*must set `self\.value`'):
+    with pytest.raises(AttributeError, match=r'Forgetful must set these attributes during __init__: value'):
         Forgetful()
 
 
