@@ -37,7 +37,7 @@ __all__ = [
 _TRAINER_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters) - {'self'}
 _OWN_ARGUMENTS = (
     'n_epochs', 'lr', 'log_path', 'checkpoints_path', 'validate',
-    'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss',
+    'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss', 'changed_settings',
 )  # fmt: skip
 
 #: Trainer arguments that train_model controls itself, with what to use instead.
@@ -78,6 +78,7 @@ class TrainArguments:
     every_n_steps: int | None
     every_n_seconds: float | None
     skip_nonfinite: bool
+    accept_changed_settings: bool  # on resume: train on with changed settings (else refuse them)
     accumulate_grad_batches: int  # the Trainer flags manual optimization drops, which TorchModel implements
     gradient_clip_val: float | None
     gradient_clip_algorithm: str | None
@@ -97,6 +98,7 @@ def check_arguments(
     every_n_steps: Any,
     every_n_seconds: Any,
     nonfinite_loss: Any,
+    changed_settings: Any,
     kwargs: Mapping[str, Any],
 ) -> TrainArguments:
     """Check every argument (a clear error naming it) and sort the keyword arguments by kind."""
@@ -139,6 +141,7 @@ def check_arguments(
             'checkpoint_every_n_seconds', every_n_seconds, checkpoints, check_number, minimum=0, strict=True
         ),
         skip_nonfinite=check_choice('nonfinite_loss', nonfinite_loss, ('raise', 'skip')) == 'skip',
+        accept_changed_settings=check_choice('changed_settings', changed_settings, ('refuse', 'accept')) == 'accept',
         accumulate_grad_batches=accumulate,
         gradient_clip_val=clip_val,
         gradient_clip_algorithm=clip_algorithm,

@@ -128,7 +128,8 @@ def run_loop(
     arguments = TrainArguments(
         model=_module_of(step), batch_iter=entered, epoch_length=batches_per_epoch(batch_iter), n_epochs=n_epochs,
         policies=policies, constants=constants, validate=validate, log_path=None if logger is None else [logger],
-        checkpoints=None, every_n_steps=None, every_n_seconds=None, skip_nonfinite=False, accumulate_grad_batches=1,
+        checkpoints=None, every_n_steps=None, every_n_seconds=None, skip_nonfinite=False, accept_changed_settings=False,
+        accumulate_grad_batches=1,
         gradient_clip_val=None, gradient_clip_algorithm=None, trainer_kwargs=trainer_kwargs, callbacks=callbacks,
         plugins=as_list(trainer_kwargs.pop('plugins', None)),
     )  # fmt: skip

@@ -16,7 +16,7 @@ from ..train._stream import EpochView
 from ..train.policy import ValuePolicy
 from ._arguments import TrainArguments, check_arguments
 from ._model import TorchModel
-from ._resume import check_resume
+from ._resume import check_resume, run_settings
 from ._trainer import execute
 
 __all__ = ['train_model']
@@ -34,6 +34,7 @@ def train_model(
     checkpoint_every_n_steps: int | None = None,
     checkpoint_every_n_seconds: float | None = None,
     nonfinite_loss: str = 'raise',
+    changed_settings: str = 'refuse',
     **kwargs: Any,
 ) -> None:
     """Train ``model`` for ``n_epochs`` epochs of ``batch_iter`` with a Lightning ``Trainer``.
@@ -67,6 +68,10 @@ def train_model(
         step (checked one step late, so the device never waits; nothing diverged is saved). ``'skip'``: such
         steps change nothing (no backward, no optimizer step; one device sync per step, all ranks agree) and are
         left out of the epoch's losses; their number is logged as ``train/skipped_steps``.
+    changed_settings
+        on resume, when the run differs from its checkpoint in the optimizer's class or hyperparameters, a policy's
+        class, the epoch length or the batch size: ``'refuse'`` raises ``ValueError`` naming each difference before
+        any work; ``'accept'`` trains on with the new ones (a new optimizer or policy class starts afresh) and warns.
     kwargs
         a name of a ``lightning.Trainer`` argument (``accelerator``, ``devices``, ``strategy``, ``precision``,
         ``callbacks``, ``deterministic``, ``enable_progress_bar``, ...) goes to the Trainer, except
@@ -106,18 +111,18 @@ def train_model(
     """
     arguments = check_arguments(
         model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate,
-        checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss, kwargs,
+        checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss, changed_settings, kwargs,
     )  # fmt: skip
     with holding(_folder_locks(arguments) if launched_as_rank_zero() else []):  # 1.
         _train(arguments)
 
 
 def _train(arguments: TrainArguments) -> None:
-    resume_from, checkpoint = None, None
+    resume_from, checkpoint, settings = None, None, run_settings(arguments)
     if arguments.checkpoints is not None:
         resume_from, checkpoint = newest_loadable_checkpoint(arguments.checkpoints)  # 2.
         if checkpoint is not None:
-            check_resume(arguments, checkpoint, resume_from)
+            check_resume(arguments, checkpoint, resume_from, settings, arguments.accept_changed_settings)
     run = RunState(
         policies=arguments.policies,
         constants=arguments.constants,
@@ -128,6 +133,7 @@ def _train(arguments: TrainArguments) -> None:
         accumulate_grad_batches=arguments.accumulate_grad_batches,
         gradient_clip_val=arguments.gradient_clip_val,
         gradient_clip_algorithm=arguments.gradient_clip_algorithm,
+        settings=settings,
     )
     execute(arguments, run, checkpoint, resume_from)  # 3.-13.
 

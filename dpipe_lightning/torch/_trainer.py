@@ -24,6 +24,7 @@ from ..train._progress import PolicyProgressBar
 from ..train._run_state import RunState
 from ..train.policy import ValuePolicy
 from ._arguments import TrainArguments
+from ._resume import check_process_count
 
 __all__ = ['build_trainer', 'execute']
 
@@ -44,6 +45,8 @@ def execute(
     try:
         with _quiet_lightning(), _interruptions_propagate(run):
             trainer = build_trainer(arguments, run, checkpoint, resume_from)  # before any thread or file
+            if checkpoint is not None:
+                check_process_count(checkpoint, trainer, resume_from)
             model = arguments.model
             # validation is validate(): a module with a validation_step gets no validation data (limit_val_batches=0)
             has_validation_step = type(model).validation_step is not L.LightningModule.validation_step

@@ -13,7 +13,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
-from ._epoch_logs import epoch_scalars, log_epoch
+from ._epoch_logs import epoch_scalars, log_epoch, naming_the_log_folder
 from ._nonfinite import check_pending_loss
 from ._preemption import Preempted, Preemption
 from ._rng import rng_states, set_rng_states
@@ -120,7 +120,8 @@ class RunDriver(Callback):
             if self.step_loggers:
                 values = {name: p.value for name, p in self._step_values.items()}
                 for logger in self.step_loggers:
-                    logger.log_metrics(flatten_scalars('step/policies', numeric(values)), step=step)
+                    with naming_the_log_folder(logger, trainer):
+                        logger.log_metrics(flatten_scalars('step/policies', numeric(values)), step=step)
             self._publish_lr(trainer)
         run.step_kwargs = {**run.constants, **run.current_values()}
 
@@ -163,10 +164,11 @@ class RunDriver(Callback):
             metrics, stop = None, True
 
         scalars = epoch_scalars(train_losses, values, metrics, run.skipped_in_epoch if run.skip_nonfinite else None)
-        log_epoch(self.epoch_loggers, epoch, scalars, train_losses, values, metrics)
+        log_epoch(trainer, self.epoch_loggers, epoch, scalars, train_losses, values, metrics)
         for logger in self.step_loggers:
             if logger not in self.epoch_loggers:
-                logger.save()
+                with naming_the_log_folder(logger, trainer):
+                    logger.save()
         # Lightning's metric state, read by EarlyStopping, ModelCheckpoint and the progress bars after this hook;
         # every rank has the same values ('max' keeps them exact where Lightning syncs them)
         pl_module.log_dict(scalars, prog_bar=True, logger=False, on_epoch=True, sync_dist=trainer.world_size > 1,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import lightning as L
 import numpy as np
 from lightning.pytorch.loggers import Logger
 
 from ._loggers import Logger as DeepPipeLogger
 from ._scalars import flatten_scalars, numeric
 
-__all__ = ['epoch_scalars', 'log_epoch']
+__all__ = ['epoch_scalars', 'log_epoch', 'naming_the_log_folder']
 
 
 def epoch_scalars(
@@ -33,6 +36,7 @@ def epoch_scalars(
 
 
 def log_epoch(
+    trainer: L.Trainer,
     loggers: Sequence[Logger],
     epoch: int,
     scalars: Mapping[str, float],
@@ -43,14 +47,35 @@ def log_epoch(
     """Write an epoch to ``loggers`` at step ``epoch``: a Lightning logger gets ``scalars``; a deep_pipe logger
     gets deep_pipe's calls (``train``, ``policies``, ``metrics``), so its own overrides keep working."""
     for logger in loggers:
-        if isinstance(logger, DeepPipeLogger):
-            if len(train_losses):
-                logger.train(train_losses, epoch)
-            logger.policies(numeric(values), epoch)
-            if 'train/skipped_steps' in scalars:
-                logger.value('train/skipped_steps', scalars['train/skipped_steps'], epoch)
-            if metrics is not None:
-                logger.metrics(metrics, epoch)
-        else:
-            logger.log_metrics(dict(scalars), step=epoch)
-        logger.save()  # flush, so that the epoch shows now
+        with naming_the_log_folder(logger, trainer):
+            if isinstance(logger, DeepPipeLogger):
+                if len(train_losses):
+                    logger.train(train_losses, epoch)
+                logger.policies(numeric(values), epoch)
+                if 'train/skipped_steps' in scalars:
+                    logger.value('train/skipped_steps', scalars['train/skipped_steps'], epoch)
+                if metrics is not None:
+                    logger.metrics(metrics, epoch)
+            else:
+                logger.log_metrics(dict(scalars), step=epoch)
+            logger.save()  # flush, so that the epoch shows now
+
+
+@contextlib.contextmanager
+def naming_the_log_folder(logger: Logger, trainer: L.Trainer) -> Iterator[None]:
+    """An ``OSError`` while logging (a full disk, a lost permission: TensorBoard's writer thread raises it at a later
+    write, without a path) is raised again as an ``OSError`` of the same kind naming the logger's folder.
+
+    The logger is then taken off the Trainer, whose teardown would otherwise raise the bare error again on it.
+    """
+    try:
+        yield
+    except OSError as error:
+        trainer.loggers = [other for other in trainer.loggers if other is not logger]
+        folder = getattr(logger, 'log_dir', None) or getattr(logger, 'save_dir', None)
+        folder = os.path.normpath(folder) if folder else folder
+        message = (
+            f'Could not write the logs of {type(logger).__name__} in {str(folder)!r} ({error}). Checkpoints are '
+            f'not affected; free disk space or restore write permission, then call train_model again to resume.'
+        )
+        raise (OSError(error.errno, message) if error.errno is not None else OSError(message)) from error

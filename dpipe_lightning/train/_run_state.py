@@ -18,7 +18,7 @@ import torch.distributed as dist
 from ._stream import EpochView
 from .policy import Policy, ValuePolicy
 
-__all__ = ['STATE_KEY', 'RunState', 'gather_from_ranks']
+__all__ = ['STATE_KEY', 'RunState', 'gather_from_ranks', 'qualname']
 
 #: the key of the run's state among the callback states of a Lightning checkpoint
 STATE_KEY = 'dpipe_lightning.run'
@@ -47,6 +47,8 @@ class RunState:
         manual optimization).
     first_epoch
         the number of the Trainer's first epoch (deep_pipe's ``train`` resumes from a ``CheckpointManager``'s epoch).
+    settings
+        what a resumed run must agree with (optimizer, epoch length, batch size), saved with the run.
     """
 
     policies: dict[str, Policy]
@@ -59,6 +61,7 @@ class RunState:
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: str | None = None
     first_epoch: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
 
     # ---- progress: saved in checkpoints ----
     epochs_done: int = 0  # epochs whose steps all ran: the number of the epoch in progress
@@ -110,7 +113,8 @@ class RunState:
     def state_dict(self) -> dict[str, Any]:
         return {
             'policies': {name: p.state_dict() for name, p in self.policies.items()},
-            'policy_types': {name: _qualname(p) for name, p in self.policies.items()},
+            'policy_types': {name: qualname(p) for name, p in self.policies.items()},
+            'settings': self.settings,
             'epochs_done': self.epochs_done,
             'steps_done': self.steps_done,
             'steps_in_epoch': self.steps_in_epoch,
@@ -127,8 +131,9 @@ class RunState:
             setattr(self, name, state[name])
 
 
-def _qualname(policy: Policy) -> str:
-    return f'{type(policy).__module__}.{type(policy).__qualname__}'
+def qualname(instance: Any) -> str:
+    """``'module.Class'`` of an object's class."""
+    return f'{type(instance).__module__}.{type(instance).__qualname__}'
 
 
 def gather_from_ranks(mine: Any, world_size: int) -> list[Any]:

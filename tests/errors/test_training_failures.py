@@ -261,3 +261,24 @@ def test_read_only_checkpoint_folder(model, batch_iter, tmp_path):
     finally:
         (tmp_path / 'checkpoints').chmod(0o700)
     assert os.listdir(tmp_path / 'checkpoints') == ['epoch=0000-step=00000004.ckpt']
+
+
+# TensorBoard's writer thread stores the error for the next write, then re-raises it in itself
+@pytest.mark.filterwarnings('ignore::pytest.PytestUnhandledThreadExceptionWarning')
+def test_a_full_disk_under_log_path_names_the_folder(model, batch_iter, tmp_path, monkeypatch):
+    from tensorboard.summary.writer import record_writer
+
+    real_write, calls = record_writer.RecordWriter.write, itertools.count()
+
+    def write(self, data):
+        if next(calls) >= 3:  # the first events (file version, epoch 0) are written, then the disk is full
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        return real_write(self, data)
+
+    monkeypatch.setattr(record_writer.RecordWriter, 'write', write)
+    threads = set(threading.enumerate())
+    with pytest.raises(OSError) as caught:
+        fit(model, batch_iter, tmp_path, n_epochs=3)
+    assert caught.value.errno == errno.ENOSPC
+    assert f"in '{tmp_path / 'logs'}'" in str(caught.value) and 'No space left on device' in str(caught.value)
+    assert_stopped(batch_iter, threads)

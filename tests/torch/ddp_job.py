@@ -1,6 +1,7 @@
 """A two-process CPU DDP training job (gloo) for the DDP tests: ``python ddp_job.py OUT MODE``.
 
-MODE: ``full`` trains 3 epochs; ``accumulate`` too, with accumulate_grad_batches=2; ``fail`` raises on both ranks
+MODE: ``full`` trains 3 epochs; ``accumulate`` too, with accumulate_grad_batches=2; ``single`` too, on one process;
+``fail`` raises on both ranks
 when epoch 2 starts (an interruption);
 ``stop`` makes rank 1 alone raise EarlyStopping at the end of epoch 1; ``raw`` uses a step that calls
 ``loss.backward()`` itself (which must be refused under DDP); ``sigterm`` sends SIGTERM to rank 0 after step 7
@@ -108,10 +109,10 @@ def main(out, mode):
             weights=Exponential(1, 0.5),
             events=Events(model, mode),
             accelerator='cpu',
-            devices=2,
-            strategy='ddp',
+            devices=1 if mode == 'single' else 2,
+            strategy='auto' if mode == 'single' else 'ddp',
             enable_progress_bar=False,
-            callbacks=[CountAllReduces(model)],
+            callbacks=[] if mode == 'single' else [CountAllReduces(model)],
             accumulate_grad_batches=2 if mode == 'accumulate' else 1,
         )
     finally:

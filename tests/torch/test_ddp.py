@@ -142,3 +142,11 @@ def test_accumulation_syncs_gradients_once_per_window_and_keeps_the_ranks_identi
     for rank, reference in zip((first, second), ranks(full)):
         assert reference['all_reduces'] == 15 * (reference['all_reduces'] // 15) > 0
         assert rank['all_reduces'] * 5 == reference['all_reduces'] * 3
+
+
+def test_a_checkpoint_of_another_process_count_is_refused_before_any_work(tmp_path):
+    run_job(tmp_path, 'single')
+    before = sorted(os.listdir(tmp_path / 'checkpoints'))
+    refused = run_job(tmp_path, 'full', ok=False)
+    assert 'was written by 1 processes, this run has 2' in refused.stderr
+    assert sorted(os.listdir(tmp_path / 'checkpoints')) == before

@@ -394,7 +394,8 @@ def test_step_level_values_are_logged_every_step_and_resume_without_duplicates(m
 
     with pytest.raises(RuntimeError, match='interrupted'):
         run(tmp_path / 'b', fail=FailAt(2))
-    run(tmp_path / 'b')
+    with pytest.warns(UserWarning, match=r"policies \['fail'\] are not in the call"):
+        run(tmp_path / 'b')
     assert scalars(tmp_path / 'b' / 'logs' / 'steps') == steps
     assert scalars(tmp_path / 'b' / 'logs') == epochs
 
