@@ -11,7 +11,7 @@ from ._errors import Failure, describe
 from ._jobs import STOPPED, BatchJob, Task
 from ._processes import WorkerProcess
 
-#: seconds between checks for signals (Ctrl+C) while the consumer waits for a batch
+#: seconds between checks for signals (Ctrl+C) and for dead threads while the consumer waits for a batch
 _POLL_INTERVAL = 0.1
 
 

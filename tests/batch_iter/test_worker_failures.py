@@ -89,7 +89,7 @@ def test_a_worker_process_killed_from_outside_while_starting(child_processes):
 # ---- a worker process that dies mid-epoch ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(('how', 'status'), [('kill', KILLED), ('exit', r'exit code 3')])
+@pytest.mark.parametrize(('how', 'status'), [('kill', KILLED), ('exit', r'exit code 3')], ids=['kill', 'exit'])
 def test_a_worker_process_that_dies_mid_epoch(helpers, how, status, child_processes):
     source = itertools.chain(range(5), [how], itertools.count(5))  # item 5 ends its worker process
     batch_iter = Infinite(
@@ -107,8 +107,10 @@ def test_a_worker_process_that_dies_mid_epoch(helpers, how, status, child_proces
 
 
 def test_a_worker_process_killed_between_batches(child_processes):
+    """The next task, sent to the dead process, is larger than a pipe's buffer: sending it fails, not hangs."""
     resource_tracker.ensure_running()
-    batch_iter = Infinite(large_source(), batch_size=2, batches_per_epoch=10, buffer_size=1, workers='process')
+    items = itertools.repeat(np.zeros(2**18, np.float32))  # 1 MiB each, sent to the worker process
+    batch_iter = Infinite(items, batch_size=2, batches_per_epoch=10, buffer_size=1, workers='process', combiner=list)
     with batch_iter:
         epoch = batch_iter()
         next(epoch)
