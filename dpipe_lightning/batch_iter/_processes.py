@@ -161,7 +161,8 @@ class WorkerProcess:
         try:
             process.start()  # returns at once: its payload is small and fits into the pipe
         except Exception as error:
-            self._failure = Failure('worker process', f'batch {task.batch}', error, f'cannot start {self.name}')
+            message = f'cannot start {self.name}: {describe(error)}'
+            self._failure = Failure('worker process', f'batch {task.batch}', error, message)
             return
         finally:
             child_end.close()  # only the child holds its end now: the pipe breaks when the child exits

@@ -6,6 +6,7 @@ never imports them. Every test is bounded by a timeout: a hang fails it instead 
 """
 
 import itertools
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 import dpipe_lightning
-from dpipe_lightning.batch_iter import Infinite, PipelineError, load_by_random_id
+from dpipe_lightning.batch_iter import Infinite, PipelineError, RemoteTraceback, load_by_random_id
 from dpipe_lightning.batch_iter._pipeline import LoadingPipeline
 
 SCRIPTS = Path(__file__).parent / 'worker_scripts'
@@ -71,6 +72,31 @@ def test_a_worker_process_that_dies_while_loading_the_pipeline(helpers, module, 
     )
     assert error.__cause__ is None
     assert not batch_iter.running and child_processes() == []
+
+
+def test_a_pipeline_that_a_worker_process_cannot_load(helpers, child_processes):
+    batch_iter = Infinite(
+        itertools.count(),
+        helpers.ImportedInWorker('no_such_module'),
+        batch_size=1,
+        batches_per_epoch=2,
+        workers='process',
+    )
+    error = raises_promptly(
+        r"worker process failed on batch 0: cannot load the pipeline: ModuleNotFoundError: No module named 'no_such",
+        batch_iter(),
+    )
+    assert isinstance(error.__cause__.__cause__, RemoteTraceback)
+    assert child_processes() == []
+
+
+def test_a_worker_process_that_cannot_start(monkeypatch, child_processes):
+    def start(self):
+        raise OSError(24, 'Too many open files')
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, 'start', start)
+    batch_iter = Infinite(itertools.count(), batch_size=1, batches_per_epoch=2, workers='process', combiner=list)
+    raises_promptly(rf'batch 0: cannot start {WORKER}: OSError: \[Errno 24\] Too many open files', batch_iter())
 
 
 def test_a_worker_process_killed_from_outside_while_starting(child_processes):
