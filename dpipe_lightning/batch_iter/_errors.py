@@ -8,11 +8,12 @@ from typing import Any
 
 
 class PipelineError(RuntimeError):
-    """A stage of a loading pipeline (loader, source, transformer, combiner, worker process) failed.
+    """A stage of a loading pipeline (loader, source, transformer, combiner) or one of its workers failed.
 
     The message names the stage and the position of the item or batch (and the id, for a loader); the
     original exception is the ``__cause__``. When the stage ran in a worker process, the original exception's
-    own ``__cause__`` is a `RemoteTraceback` holding the traceback text from that process.
+    own ``__cause__`` is a `RemoteTraceback` holding the traceback text from that process. A worker that died
+    (a process that exited or was killed, a thread ended by an exception) is named with its exit status.
     """
 
 
@@ -25,6 +26,15 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return f'\n"""\n{self.text}"""'
+
+
+def describe(error: BaseException) -> str:
+    """``'<type>: <text>'`` of an exception, also of one whose ``str`` fails."""
+    try:
+        text = str(error)
+    except Exception:
+        text = '<str() failed>'
+    return f'{type(error).__name__}: {text}'
 
 
 _STAGE_ATTRIBUTE = '_dpipe_lightning_stage'
@@ -61,7 +71,7 @@ class Failure:
         if isinstance(mark, tuple):
             stage, location = mark[0], f'{mark[1]}, {location}'
         self.stage, self.location, self.error = stage, location, error
-        self.message = message or f'{type(error).__name__}: {error}'
+        self.message = message or describe(error)
 
     def raise_in_consumer(self) -> None:
         """Raise the `PipelineError` describing this failure, chained to the original exception."""

@@ -89,7 +89,11 @@ class Infinite(BatchIter):
     An exception in a loader, the source, a transformer or the combiner is raised from the iteration as
     `PipelineError` naming the stage and the item (and the id, for a loader of `load_by_random_id`), chained to
     the original exception, after the workers are stopped; from a worker process, the original traceback is
-    attached to that exception as a `RemoteTraceback` cause.
+    attached to that exception as a `RemoteTraceback` cause. A worker that dies is a `PipelineError` too, within
+    a fraction of a second, naming it and how it ended: a worker process that exits or is killed (e.g. ``killed by
+    SIGKILL`` by the out-of-memory killer), while starting or mid-epoch, or a thread ended by an exception that
+    escaped it. Ctrl+C interrupts the wait for a batch at any time, start-up included, and stops the workers;
+    worker processes also exit when this process ends (e.g. on SIGTERM).
     """
 
     def __init__(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._errors import Failure
+from ._errors import Failure, describe
 from ._jobs import STOPPED, BatchJob, Task
 from ._processes import WorkerProcess
 
-#: seconds between checks for signals (Ctrl+C) while the consumer waits for a batch
+#: seconds between checks for signals (Ctrl+C) and for dead threads while the consumer waits for a batch
 _POLL_INTERVAL = 0.1
 
 
@@ -22,6 +22,10 @@ class LoadingPipeline:
     transform, combine); the consumer (`take`) receives the batches by number, so the order does not depend
     on the number of workers nor on which finishes first. No task is started while ``window`` batches are
     started but not taken, which keeps memory flat. Exceptions are delivered in order and raised by `take`.
+
+    A worker never leaves the consumer waiting for a batch it will not make: a worker process that exits fails
+    its batch (its thread watches it), and so does a thread that dies (an exception escaped it) on a task; one
+    that dies between tasks, or ends without a word, fails the batch the consumer waits for.
 
     Parameters
     ----------
@@ -71,32 +75,48 @@ class LoadingPipeline:
         self._ready: dict[int, Any] = {}
         self._next_to_read = 0
         self._next_to_take = 0
+        self._holding: dict[threading.Thread, int] = {}  # the task each thread works on
+        self._ended: set[threading.Thread] = set()  # the threads that ended and said so
+        self._death: tuple[threading.Thread, BaseException | None] | None = None  # one that died holding no task
 
         n_processes = n_workers if processes else 0
         self._processes = [WorkerProcess(job_bytes, f'{name}-process-{i}') for i in range(n_processes)]
-        self._threads = []
+        bodies: list[tuple[Callable[..., None], tuple, str]] = []
         if first_position is None:
-            self._threads.append(threading.Thread(target=self._read_source, name=f'{name}-source', daemon=True))
+            bodies.append((self._read_source, (), 'source'))
         for index in range(n_workers):
-            process = self._processes[index] if processes else None
-            target = self._work if process is None else self._drive
-            self._threads.append(
-                threading.Thread(target=target, args=(process,), name=f'{name}-worker-{index}', daemon=True)
-            )
-        for thread in self._threads:
-            thread.start()
+            if processes:
+                bodies.append((self._drive, (self._processes[index],), f'worker-{index}'))
+            else:
+                bodies.append((self._work, (self._make_batch,), f'worker-{index}'))
+        self._threads = [
+            threading.Thread(target=self._guard, args=(body, *args), name=f'{name}-{suffix}', daemon=True)
+            for body, args, suffix in bodies
+        ]
+        try:
+            for thread in self._threads:
+                thread.start()
+        except BaseException:  # e.g. Ctrl+C: stop the threads already started
+            self.close()
+            raise
 
     @property
     def threads(self) -> tuple[threading.Thread, ...]:
         return tuple(self._threads)
 
     def take(self) -> Any:
-        """The next batch of the stream; raises `PipelineError` if a stage failed on it."""
+        """The next batch of the stream; raises `PipelineError` if a stage or a worker failed on it."""
         with self._condition:
-            while not (self._closed or self._next_to_take in self._ready):
+            while self._next_to_take not in self._ready:
+                if self._closed:
+                    raise RuntimeError('the loading pipeline is closed')
+                for thread in self._threads:
+                    if not (thread.is_alive() or thread in self._ended):  # it ended without a word
+                        self._record_death(thread, None)
+                if self._death is not None:  # the batch may never come: fail it
+                    self._ready[self._next_to_take] = self._death_failure(*self._death, self._next_to_take)
+                    break
                 self._condition.wait(_POLL_INTERVAL)  # a timeout, so that Ctrl+C is handled promptly
-            if self._next_to_take not in self._ready:
-                raise RuntimeError('the loading pipeline is closed')
             result = self._ready.pop(self._next_to_take)
             self._next_to_take += 1
             self._condition.notify_all()
@@ -116,11 +136,40 @@ class LoadingPipeline:
         if join:
             current = threading.current_thread()
             for thread in self._threads:
-                if thread is not current:
+                if thread is not current and thread.is_alive():  # alive: started (a Ctrl+C may stop __init__)
                     thread.join()
+
+    def _guard(self, body: Callable[..., None], *args: Any) -> None:
+        """Run the ``body`` of a pipeline thread; if an exception escapes it, fail its task rather than hang."""
+        error = None
+        try:
+            body(*args)
+        except BaseException as caught:  # e.g. SystemExit: the thread would end silently
+            error = caught
+        with self._condition:
+            if error is None:
+                self._ended.add(threading.current_thread())
+            else:
+                self._record_death(threading.current_thread(), error)
+
+    def _record_death(self, thread: threading.Thread, error: BaseException | None) -> None:
+        """Fail the task of the dead ``thread`` in stream order, or the next batch if it held none (under the lock)."""
+        self._ended.add(thread)
+        self._condition.notify_all()
+        sequence = self._holding.pop(thread, None)
+        if sequence is None:
+            self._death = self._death or (thread, error)
+        elif not self._closed:
+            self._ready[sequence] = self._death_failure(thread, error, sequence)
+
+    def _death_failure(self, thread: threading.Thread, error: BaseException | None, sequence: int) -> Failure:
+        cause = describe(error) if error is not None else 'without an exception'
+        message = f'the thread ended unexpectedly ({cause})'
+        return Failure(thread.name, f'batch {self._first_batch + sequence}', error, message)
 
     def _publish(self, sequence: int, result: Any) -> None:
         with self._condition:
+            self._holding.pop(threading.current_thread(), None)
             if not self._closed:
                 self._ready[sequence] = result
                 self._condition.notify_all()
@@ -141,6 +190,7 @@ class LoadingPipeline:
                     return
                 task = self._task(self._next_to_read)
                 self._next_to_read += 1
+                self._holding[threading.current_thread()] = task.sequence
 
             items = []
             try:
@@ -159,6 +209,7 @@ class LoadingPipeline:
             with self._condition:
                 if self._closed:
                     return
+                del self._holding[threading.current_thread()]
                 self._tasks.append(task._replace(items=items))
                 self._condition.notify_all()
 
@@ -167,32 +218,34 @@ class LoadingPipeline:
         with self._condition:
             if self._first_position is None:
                 self._condition.wait_for(lambda: self._closed or self._tasks)
-                return None if self._closed else self._tasks.popleft()
-            self._condition.wait_for(self._has_room)
+            else:
+                self._condition.wait_for(self._has_room)
             if self._closed:
                 return None
-            self._next_to_read += 1
-            return self._task(self._next_to_read - 1)
+            if self._first_position is None:
+                task = self._tasks.popleft()
+            else:
+                task = self._task(self._next_to_read)
+                self._next_to_read += 1
+            self._holding[threading.current_thread()] = task.sequence
+            return task
 
     def _stopping(self) -> bool:
         return self._closed
 
-    def _work(self, _: None) -> None:
+    def _make_batch(self, task: Task) -> Any:
+        return self._job(task, self._stopping)
+
+    def _work(self, make: Callable[[Task], Any]) -> None:
+        """The loop of a worker thread: make the batch of each task with ``make`` and publish it, until closed."""
         while (task := self._next_task()) is not None:
-            result = self._job(task, self._stopping)
+            result = make(task)
             if result is STOPPED:
                 return
             self._publish(task.sequence, result)
 
     def _drive(self, process: WorkerProcess) -> None:
         try:
-            while (task := self._next_task()) is not None:
-                try:
-                    result = process.run(task)
-                except BaseException as error:  # e.g. the process could not be started
-                    result = Failure('worker process', f'batch {task.batch}', error)
-                if result is STOPPED:
-                    return
-                self._publish(task.sequence, result)
+            self._work(process.run)
         finally:
             process.join()
