@@ -8,23 +8,30 @@ changes any of them fails loudly there. The supported Lightning versions are bou
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import signal
 import warnings
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.environments import ClusterEnvironment
 from lightning.fabric.utilities.optimizer import _optimizer_to_device
 from lightning.pytorch.loggers import CSVLogger
 
 __all__ = [
     'HOOK_NAME_ATTRIBUTE',
     'attached_trainer',
+    'cluster_environment',
     'keep_csv_rows_before',
     'kill_launched_processes',
     'optimizer_to_device',
     'replace_step_sigterm_broadcast',
+    'restore_from',
+    'skip_signal_registration',
 ]
 
 #: The attribute Lightning sets on the LightningModule around every hook call (about 30 times a step) to know
@@ -59,6 +66,49 @@ def replace_step_sigterm_broadcast(trainer: L.Trainer, replacement: Callable[[],
     rank's flag, run only every few steps.
     """
     trainer.fit_loop.epoch_loop._broadcast_sigterm_tensor = replacement
+
+
+def cluster_environment(trainer: L.Trainer) -> ClusterEnvironment:
+    """The cluster environment Lightning detected or was given (SLURM, torchelastic, ...), on any strategy.
+
+    ``Strategy.cluster_environment`` is public on multi-process strategies only; a one-device run under SLURM
+    still has Lightning's SLURM environment (and its requeue signal), kept by the private accelerator connector.
+    """
+    return trainer._accelerator_connector.cluster_environment
+
+
+def skip_signal_registration(trainer: L.Trainer) -> None:
+    """Keep Lightning from installing its signal handlers when ``trainer`` starts to fit (and from restoring
+    others when it ends): the run installs and restores its own around the whole fit.
+
+    Lightning registers them right before the fit loop, composing its own (a SIGTERM handler that broadcasts inside
+    the handler under DDP, and under SLURM a requeue-signal handler that saves a checkpoint inside the handler)
+    with what it finds; see ``dpipe_lightning.train._preemption``.
+    """
+    connector = trainer._signal_connector
+    connector.register_signal_handlers = functools.partial(_register_nothing, connector)
+
+
+def _register_nothing(connector: Any) -> None:
+    connector.received_sigterm = False
+    connector._original_handlers = {}  # its teardown restores these: nothing
+
+
+def restore_from(trainer: L.Trainer, path: Path) -> None:
+    """Make the fit in progress restore from ``path`` on this process, whatever ``ckpt_path`` it was given.
+
+    Lightning fixes the checkpoint when ``fit`` is called, before the processes of a DDP run can talk; they agree
+    on it in the ``setup`` hook, and Lightning restores right after the setup hooks (with the connector's method
+    this wraps). A process that chose another checkpoint, or none, then restores from the agreed one.
+    """
+    connector = trainer._checkpoint_connector
+    connector._restore_modules_and_callbacks = functools.partial(
+        _restore_from_path, connector._restore_modules_and_callbacks, str(path)
+    )
+
+
+def _restore_from_path(restore: Callable[..., None], path: str, checkpoint_path: Any = None, *args: Any) -> None:
+    restore(path, *args)
 
 
 def kill_launched_processes(trainer: L.Trainer, signum: signal.Signals) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from lightning.fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loops.training_epoch_loop import _TrainingEpochLoop
 from torch import nn
@@ -23,10 +25,13 @@ from dpipe_lightning import _lightning
 from dpipe_lightning._lightning import (
     HOOK_NAME_ATTRIBUTE,
     attached_trainer,
+    cluster_environment,
     keep_csv_rows_before,
     kill_launched_processes,
     optimizer_to_device,
     replace_step_sigterm_broadcast,
+    restore_from,
+    skip_signal_registration,
 )
 
 PACKAGE = Path(_lightning.__file__).parent
@@ -46,15 +51,18 @@ class Recorder(L.LightningModule):
 
     def on_train_epoch_start(self):
         self.hook_names.append(getattr(self, HOOK_NAME_ATTRIBUTE))
+        self.sigterm_handler = signal.getsignal(signal.SIGTERM)
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def fit(module, **kwargs):
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, logger=False, enable_checkpointing=False,
+def fit(module, before=None, ckpt_path=None, max_epochs=1, **kwargs):
+    trainer = L.Trainer(max_epochs=max_epochs, limit_train_batches=2, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, accelerator='cpu', **kwargs)  # fmt: skip
-    trainer.fit(module, train_dataloaders=DataLoader(torch.ones(4, 2), batch_size=2))
+    if before is not None:
+        before(trainer)
+    trainer.fit(module, DataLoader(torch.ones(4, 2), batch_size=2), ckpt_path=ckpt_path, weights_only=False)
     return trainer
 
 
@@ -131,6 +139,50 @@ def test_a_new_csv_writer_deletes_the_old_file_and_keep_csv_rows_before_restores
         {'step': '1', 'step/policies/lr': '0.2'},
         {'step': '1', 'train/loss': '0.25'},
     ]
+
+
+def test_cluster_environment_is_slurm_under_slurm_also_on_one_device(monkeypatch):
+    assert isinstance(cluster_environment(L.Trainer(logger=False, accelerator='cpu')), LightningEnvironment)
+    for name, value in {'SLURM_NTASKS': '1', 'SLURM_JOB_NAME': 'train', 'SLURM_PROCID': '0', 'SLURM_LOCALID': '0',
+                        'SLURM_NODEID': '0', 'SLURM_JOB_ID': '7', 'SLURM_NODELIST': 'node1'}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    environment = cluster_environment(L.Trainer(logger=False, accelerator='cpu', devices=1))
+    assert isinstance(environment, SLURMEnvironment)
+    assert environment.auto_requeue and environment.requeue_signal == signal.SIGUSR1
+
+
+def test_skip_signal_registration_keeps_lightnings_handlers_out_of_the_fit():
+    def ours(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, ours)
+    try:
+        plain = Recorder()
+        fit(plain)
+        assert plain.sigterm_handler is not ours  # Lightning installs its own while fitting
+        assert signal.getsignal(signal.SIGTERM) is ours  # and restores what it found
+        skipped = Recorder()
+        trainer = fit(skipped, before=skip_signal_registration)
+        assert skipped.sigterm_handler is ours and signal.getsignal(signal.SIGTERM) is ours
+        assert trainer.received_sigterm is False
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_restore_from_makes_the_fit_restore_from_the_given_file(tmp_path):
+    first = fit(Recorder())
+    first.save_checkpoint(tmp_path / 'one.ckpt')
+
+    class AgreeInSetup(Callback):
+        def setup(self, trainer, pl_module, stage):
+            restore_from(trainer, tmp_path / 'one.ckpt')
+
+    for given in (None, tmp_path / 'missing.ckpt'):
+        module = Recorder()
+        trainer = fit(module, max_epochs=2, callbacks=[AgreeInSetup()], ckpt_path=given)
+        assert trainer.ckpt_path == str(tmp_path / 'one.ckpt')
+        assert module.hook_names == ['on_train_epoch_start']  # epoch 0 came from the checkpoint: only epoch 1 ran
+        assert trainer.global_step == 4
 
 
 # what reaches into Lightning's privates: private imports, private connectors and loops, private attributes

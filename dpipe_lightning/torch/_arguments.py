@@ -38,6 +38,7 @@ _TRAINER_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters)
 _OWN_ARGUMENTS = (
     'n_epochs', 'lr', 'log_path', 'checkpoints_path', 'validate',
     'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss', 'changed_settings',
+    'signal_check_every_n_steps', 'signal_check_every_n_seconds',
 )  # fmt: skip
 
 #: Trainer arguments that train_model controls itself, with what to use instead.
@@ -85,6 +86,8 @@ class TrainArguments:
     trainer_kwargs: dict[str, Any]  # the Trainer arguments given, without callbacks, plugins and the flags above
     callbacks: list[Callback]
     plugins: list[Any]
+    signal_check_steps: int | None = None  # under DDP the ranks agree on a stop signal every so many steps
+    signal_check_seconds: float | None = 5.0  # ... and/or about every so many seconds
 
 
 def check_arguments(
@@ -100,6 +103,8 @@ def check_arguments(
     nonfinite_loss: Any,
     changed_settings: Any,
     kwargs: Mapping[str, Any],
+    signal_check_steps: Any = None,
+    signal_check_seconds: Any = 5.0,
 ) -> TrainArguments:
     """Check every argument (a clear error naming it) and sort the keyword arguments by kind."""
     if not isinstance(model, TorchModel):
@@ -148,6 +153,7 @@ def check_arguments(
         trainer_kwargs=trainer_kwargs,
         callbacks=callbacks,
         plugins=as_list(trainer_kwargs.pop('plugins', None)),
+        **_check_signal_checks(signal_check_steps, signal_check_seconds),
     )
 
 
@@ -272,6 +278,16 @@ def _check_interval(name: str, value: Any, folder: Path | None, check: Callable,
     if folder is None:
         reject(ValueError, name, 'None without a checkpoints_path to save to', value)
     return value
+
+
+def _check_signal_checks(steps: Any, seconds: Any) -> dict[str, Any]:
+    names = 'signal_check_every_n_steps', 'signal_check_every_n_seconds'
+    if steps is None and seconds is None:
+        reject(ValueError, ' and '.join(names), 'a number of steps and/or seconds (not both None)', None)
+    return {
+        'signal_check_steps': None if steps is None else check_int(names[0], steps, minimum=1),
+        'signal_check_seconds': None if seconds is None else check_number(names[1], seconds, minimum=0, strict=True),
+    }
 
 
 def _same_folder(path: Any, folder: Path) -> bool:

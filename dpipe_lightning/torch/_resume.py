@@ -6,13 +6,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment
 
+from .._lock import launched_as_rank_zero
+from ..train._checkpoint_files import load_verified, newest_loadable_checkpoint
+from ..train._rank_agreement import ResumeChoice
 from ..train._run_state import STATE_KEY, qualname
 from ._arguments import TrainArguments
 
-__all__ = ['check_process_count', 'check_resume', 'check_same_architecture', 'run_settings']
+__all__ = ['check_resume', 'check_same_architecture', 'choose_checkpoint', 'run_settings']
 
 # optimizer parameter-group entries that are not hyperparameters: the parameters, the policy-driven learning rate,
 # and implementation switches
@@ -29,6 +32,44 @@ def run_settings(arguments: TrainArguments) -> dict[str, Any]:
         'epoch_length': arguments.epoch_length,
         'batch_size': getattr(arguments.batch_iter, 'batch_size', None),
     }
+
+
+def choose_checkpoint(arguments: TrainArguments, settings: dict[str, Any]) -> ResumeChoice:
+    """The newest good checkpoint in ``checkpoints_path`` and the check that it fits the run (`check_resume`).
+
+    A process that is not rank 0 of a run of several keeps its error for the ranks' agreement (`ResumeChoice`),
+    where every rank raises it together instead of this one failing alone while the others wait for it.
+    """
+    folder = arguments.checkpoints
+
+    def load(path: Path) -> dict[str, Any]:
+        checkpoint = load_verified(path)
+        check_resume(arguments, checkpoint, path, settings, arguments.accept_changed_settings)
+        return checkpoint
+
+    try:
+        path, checkpoint = newest_loadable_checkpoint(folder)
+        if checkpoint is not None:
+            check_resume(arguments, checkpoint, path, settings, arguments.accept_changed_settings)
+        _check_lightning_requeue_files(folder, path)
+    except Exception as error:
+        if launched_as_rank_zero():
+            raise
+        return ResumeChoice(None, None, load, problem=f'it cannot resume: {type(error).__name__}: {error}')
+    return ResumeChoice(path, checkpoint, load)
+
+
+def _check_lightning_requeue_files(folder: Path, resume_from: Path | None) -> None:
+    """Lightning's auto-requeue files (``hpc_ckpt_<n>.ckpt``, written by its SLURM signal handler) are never resumed
+    from: they may count a batch as consumed that was not trained on. Lightning itself would resume from them under
+    SLURM when no other checkpoint is given, so then they are refused."""
+    found = sorted(path.name for path in folder.glob('hpc_ckpt_*.ckpt'))
+    if not found:
+        return
+    what = f'{str(folder)!r} holds Lightning auto-requeue checkpoints {found}, which may not resume exactly'
+    if resume_from is None and SLURMEnvironment.detect():
+        raise ValueError(f'checkpoints_path={what}; move them out of the folder to start afresh.')
+    warnings.warn(f'checkpoints_path={what}: they are ignored (remove them).', stacklevel=4)
 
 
 def check_resume(
@@ -56,17 +97,6 @@ def check_resume(
     warnings.warn(f'Resuming from {str(path)!r} with changed settings:{listed}', stacklevel=3)
     for *_, take_new in changes:
         take_new(checkpoint, arguments)
-
-
-def check_process_count(checkpoint: dict[str, Any], trainer: L.Trainer, path: Path) -> None:
-    """The same clear error on every rank when the checkpoint was written by another number of processes."""
-    written_by = len(checkpoint['callbacks'][STATE_KEY]['ranks'])
-    if written_by != trainer.world_size:
-        raise RuntimeError(
-            f'The checkpoint {str(path)!r} was written by {written_by} processes, this run has {trainer.world_size}: '
-            f'each process resumes its own batch stream and random state. Resume with the same number of processes '
-            f'(devices x num_nodes), or pass another checkpoints_path to start afresh.'
-        )
 
 
 def _policy_changes(arguments: TrainArguments, saved: dict[str, Any], path: Path) -> list[tuple]:

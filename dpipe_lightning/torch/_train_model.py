@@ -10,13 +10,12 @@ from typing import Any
 from lightning.pytorch.loggers import Logger
 
 from .._lock import FolderLock, holding, launched_as_rank_zero
-from ..train._checkpoint_files import newest_loadable_checkpoint
 from ..train._run_state import RunState
 from ..train._stream import EpochView
 from ..train.policy import ValuePolicy
 from ._arguments import TrainArguments, check_arguments
 from ._model import TorchModel
-from ._resume import check_resume, run_settings
+from ._resume import choose_checkpoint, run_settings
 from ._trainer import execute
 
 __all__ = ['train_model']
@@ -35,6 +34,8 @@ def train_model(
     checkpoint_every_n_seconds: float | None = None,
     nonfinite_loss: str = 'raise',
     changed_settings: str = 'refuse',
+    signal_check_every_n_steps: int | None = None,
+    signal_check_every_n_seconds: float | None = 5.0,
     **kwargs: Any,
 ) -> None:
     """Train ``model`` for ``n_epochs`` epochs of ``batch_iter`` with a Lightning ``Trainer``.
@@ -72,6 +73,11 @@ def train_model(
         on resume, when the run differs from its checkpoint in the optimizer's class or hyperparameters, a policy's
         class, the epoch length or the batch size: ``'refuse'`` raises ``ValueError`` naming each difference before
         any work; ``'accept'`` trains on with the new ones (a new optimizer or policy class starts afresh) and warns.
+    signal_check_every_n_steps, signal_check_every_n_seconds
+        how soon a stop signal (SIGTERM, or SLURM's requeue signal) stops a run of several processes: the processes
+        agree on it every so many steps, and/or about every so many seconds (the number of steps is chosen from
+        the measured step time); each agreement is one tiny all-reduce and a host sync. One process stops after the
+        step the signal came in.
     kwargs
         a name of a ``lightning.Trainer`` argument (``accelerator``, ``devices``, ``strategy``, ``precision``,
         ``callbacks``, ``deterministic``, ``enable_progress_bar``, ...) goes to the Trainer, except
@@ -85,7 +91,8 @@ def train_model(
 
         1. take checkpoints_path and log_path for this run (a second run on them is refused), until the end
         2. load the newest readable checkpoint from checkpoints_path, if any: weights, optimizer, policy states,
-           epoch (a run that is finished or was stopped by a policy does nothing more)
+           epoch (a run that is finished or was stopped by a policy does nothing more); under DDP the processes
+           agree on it (rank 0's) before anything else
         3. enter batch_iter (its workers start)
         for each epoch e:
             4. policy.epoch_started(e) for every policy, in keyword order, lr last
@@ -104,25 +111,25 @@ def train_model(
         13. exit batch_iter (its workers stop), also on errors and Ctrl+C; the model stays on its training device
 
     ``EarlyStopping`` raised in steps 5-10 lets the epoch finish (steps 8-11) and ends training normally.
-    Ctrl+C raises ``KeyboardInterrupt`` in the caller; SIGTERM finishes the current step, saves a checkpoint (with
-    ``checkpoints_path``) and raises ``SystemExit(143)``. Calling ``train_model`` again with the same arguments then
+    Ctrl+C raises ``KeyboardInterrupt`` in the caller. A stop signal (SIGTERM; under SLURM also its requeue signal,
+    SIGUSR1 unless configured) ends the current step on every rank, saves a checkpoint of it (with
+    ``checkpoints_path``; after the requeue signal rank 0 then requeues the job) and raises
+    ``SystemExit(128 + signal)`` (143 for SIGTERM). Calling ``train_model`` again with the same arguments then
     resumes from the newest checkpoint; with the package's seeded sources and deterministic operations on the CPU
     the result is bit-identical to an uninterrupted run.
     """
     arguments = check_arguments(
         model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate,
         checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss, changed_settings, kwargs,
+        signal_check_every_n_steps, signal_check_every_n_seconds,
     )  # fmt: skip
     with holding(_folder_locks(arguments) if launched_as_rank_zero() else []):  # 1.
         _train(arguments)
 
 
 def _train(arguments: TrainArguments) -> None:
-    resume_from, checkpoint, settings = None, None, run_settings(arguments)
-    if arguments.checkpoints is not None:
-        resume_from, checkpoint = newest_loadable_checkpoint(arguments.checkpoints)  # 2.
-        if checkpoint is not None:
-            check_resume(arguments, checkpoint, resume_from, settings, arguments.accept_changed_settings)
+    settings = run_settings(arguments)
+    resume = None if arguments.checkpoints is None else choose_checkpoint(arguments, settings)  # 2.
     run = RunState(
         policies=arguments.policies,
         constants=arguments.constants,
@@ -135,7 +142,7 @@ def _train(arguments: TrainArguments) -> None:
         gradient_clip_algorithm=arguments.gradient_clip_algorithm,
         settings=settings,
     )
-    execute(arguments, run, checkpoint, resume_from)  # 3.-13.
+    execute(arguments, run, resume)  # 3.-13.
 
 
 def _folder_locks(arguments: TrainArguments) -> list[FolderLock]:

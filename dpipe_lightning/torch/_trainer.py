@@ -20,38 +20,36 @@ from .._lightning import keep_csv_rows_before
 from ..train._checkpoint_files import AtomicCheckpointIO, finished_epochs, finished_steps
 from ..train._checkpoints import ResumeCheckpoint
 from ..train._driver import RunDriver, overrides
+from ..train._preemption import Preemption
 from ..train._progress import PolicyProgressBar
+from ..train._rank_agreement import ResumeChoice
 from ..train._run_state import RunState
 from ..train.policy import ValuePolicy
 from ._arguments import TrainArguments
-from ._resume import check_process_count
 
 __all__ = ['build_trainer', 'execute']
 
 
 def execute(
-    arguments: TrainArguments,
-    run: RunState,
-    checkpoint: dict[str, Any] | None = None,
-    resume_from: Path | None = None,
-    exit_batch_iter: bool = True,
+    arguments: TrainArguments, run: RunState, resume: ResumeChoice | None = None, exit_batch_iter: bool = True
 ) -> L.Trainer:
-    """Build the run's Trainer and fit ``arguments.model``, resuming from ``checkpoint`` (read from ``resume_from``).
+    """Build the run's Trainer and fit ``arguments.model``, resuming from ``resume`` (the checkpoint this process
+    chose; the processes of a DDP run agree on it before anything starts).
 
-    Lightning's info lines are hidden; Ctrl+C reaches the caller as ``KeyboardInterrupt``. The batch iterator,
-    entered by the driver on each rank, is left at the end (also on errors) unless ``exit_batch_iter`` is False.
-    A ``TorchModel`` stays on the device it trained on.
+    Lightning's info lines are hidden; Ctrl+C reaches the caller as ``KeyboardInterrupt``; stop signals are the
+    run's own (`Preemption`). The batch iterator, entered by the driver on each rank, is left at the end (also on
+    errors) unless ``exit_batch_iter`` is False. A ``TorchModel`` stays on the device it trained on.
     """
     try:
         with _quiet_lightning(), _interruptions_propagate(run):
-            trainer = build_trainer(arguments, run, checkpoint, resume_from)  # before any thread or file
-            if checkpoint is not None:
-                check_process_count(checkpoint, trainer, resume_from)
+            preemption = Preemption(run, arguments.signal_check_steps, arguments.signal_check_seconds)
+            trainer = build_trainer(arguments, run, resume, preemption)  # before any thread or file
             model = arguments.model
             # validation is validate(): a module with a validation_step gets no validation data (limit_val_batches=0)
             has_validation_step = type(model).validation_step is not L.LightningModule.validation_step
             validation = {'val_dataloaders': []} if has_validation_step else {}
-            trainer.fit(model, run.data, ckpt_path=resume_from, weights_only=True, **validation)
+            with preemption.handling(trainer):
+                trainer.fit(model, run.data, ckpt_path=resume and resume.path, weights_only=True, **validation)
             if callable(getattr(model, 'move_to', None)):
                 model.move_to(trainer.strategy.root_device)  # Lightning leaves it on the CPU
     finally:
@@ -61,23 +59,21 @@ def execute(
 
 
 def build_trainer(
-    arguments: TrainArguments,
-    run: RunState,
-    checkpoint: dict[str, Any] | None = None,
-    resume_from: Path | None = None,
+    arguments: TrainArguments, run: RunState, resume: ResumeChoice | None = None, preemption: Preemption | None = None
 ) -> L.Trainer:
-    """The Trainer that executes the run; ``checkpoint`` is the one it resumes from (loaded from ``resume_from``).
+    """The Trainer that executes the run, resuming from ``resume``, stopping on signals by ``preemption``.
 
     A setting Lightning refuses raises Lightning's own error, with a note naming the ``train_model`` argument(s)
     that cause it.
     """
+    checkpoint, resume_from = (resume.checkpoint, resume.path) if resume else (None, None)
     epoch_loggers, step_loggers = _loggers(arguments, checkpoint)
     ours: dict[str, Any] = dict(
         max_epochs=_max_epochs(arguments.n_epochs, checkpoint),
         limit_train_batches=arguments.epoch_length or 1.0,
         limit_val_batches=0,  # validation is validate(); fit gets no validation loaders (val_dataloaders=[])
         logger=list(dict.fromkeys([*epoch_loggers, *step_loggers])) or False,
-        callbacks=_callbacks(arguments, run, epoch_loggers, step_loggers, resume_from),
+        callbacks=_callbacks(arguments, run, epoch_loggers, step_loggers, resume, preemption),
         plugins=[AtomicCheckpointIO({resume_from: checkpoint} if resume_from else {})] if arguments.checkpoints else [],
         enable_checkpointing=arguments.checkpoints is not None,
         enable_progress_bar=True,
@@ -117,7 +113,8 @@ def _callbacks(
     run: RunState,
     epoch_loggers: list[Logger],
     step_loggers: list[Logger],
-    resume_from: Path | None,
+    resume: ResumeChoice | None,
+    preemption: Preemption | None,
 ) -> list[Callback]:
     """The run's own callbacks, in their order; `_combine` puts the user's after the first.
 
@@ -130,12 +127,12 @@ def _callbacks(
     3. the progress bar, showing the step just recorded;
     4. the resume checkpoint: Lightning moves ``Checkpoint`` callbacks last, so it saves after everything else.
     """
-    driver = RunDriver(run, arguments.batch_iter, epoch_loggers, step_loggers)
+    driver = RunDriver(run, arguments.batch_iter, epoch_loggers, step_loggers, preemption, resume)
     callbacks: list[Callback] = [driver, PolicyProgressBar(run)]
     if arguments.checkpoints is not None:
         callbacks.append(
             ResumeCheckpoint(
-                arguments.checkpoints, run, arguments.every_n_steps, arguments.every_n_seconds, resumed_from=resume_from
+                arguments.checkpoints, run, arguments.every_n_steps, arguments.every_n_seconds, resume=resume
             )
         )
     return callbacks

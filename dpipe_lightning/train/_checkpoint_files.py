@@ -23,6 +23,7 @@ __all__ = [
     'content_digest',
     'finished_epochs',
     'finished_steps',
+    'load_verified',
     'newest_loadable_checkpoint',
     'rotate',
 ]
@@ -106,6 +107,24 @@ def _feed(digest: Any, value: Any) -> None:
         digest.update(f'{type(value).__name__}:{value!r};'.encode())
 
 
+def load_verified(path: Path) -> dict[str, Any]:
+    """The checkpoint in ``path`` (memory-mapped, on the CPU); ``ValueError`` saying what is wrong with the file if
+    it does not load or its content does not match the checksum it was saved with."""
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+        finished_epochs(checkpoint)
+    except Exception as error:
+        raise ValueError(f'unreadable checkpoint {str(path)!r} ({error!r})') from error
+    if DIGEST_KEY not in checkpoint:
+        warnings.warn(f'The checkpoint {str(path)!r} carries no checksum (an older version wrote it).', stacklevel=3)
+    elif checkpoint[DIGEST_KEY] != content_digest(checkpoint):
+        raise ValueError(
+            f'checkpoint {str(path)!r}: its content does not match the checksum it was saved with (the file was '
+            f'corrupted after it was written)'
+        )
+    return checkpoint
+
+
 def checkpoint_files(folder: Path) -> list[Path]:
     """This package's checkpoint files in ``folder``, newest (largest epoch, then step) first."""
     if not folder.is_dir():
@@ -124,23 +143,9 @@ def newest_loadable_checkpoint(folder: Path) -> tuple[Path, dict[str, Any]] | tu
     files = checkpoint_files(folder)
     for path in files:
         try:
-            checkpoint = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-            finished_epochs(checkpoint)
-        except Exception as error:  # a truncated or corrupt file: fall back to the previous one
-            warnings.warn(f'Skipping the unreadable checkpoint {str(path)!r} ({error!r}).', stacklevel=2)
-            continue
-        if DIGEST_KEY not in checkpoint:
-            warnings.warn(
-                f'The checkpoint {str(path)!r} carries no checksum (an older version wrote it).', stacklevel=2
-            )
-        elif checkpoint[DIGEST_KEY] != content_digest(checkpoint):
-            warnings.warn(
-                f'Skipping the checkpoint {str(path)!r}: its content does not match the checksum it was saved with '
-                f'(the file was corrupted after it was written).',
-                stacklevel=2,
-            )
-            continue
-        return path, checkpoint
+            return path, load_verified(path)
+        except ValueError as error:  # a truncated or corrupt file: fall back to the previous one
+            warnings.warn(f'Skipping the {error}.', stacklevel=2)
     if files:
         raise RuntimeError(
             f'None of the checkpoints in {str(folder)!r} could be loaded ({[p.name for p in files]}). '

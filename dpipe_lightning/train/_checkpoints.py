@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Checkpoint
 from ._checkpoint_files import rotate
 from ._nonfinite import check_pending_loss
 from ._preemption import Preempted
+from ._rank_agreement import ResumeChoice
 from ._run_state import RunState
 
 __all__ = ['ResumeCheckpoint']
@@ -35,18 +36,21 @@ class ResumeCheckpoint(Checkpoint):
         every_n_steps: int | None = None,
         every_n_seconds: float | None = None,
         keep: int = 2,
-        resumed_from: Path | None = None,
+        resume: ResumeChoice | None = None,
     ) -> None:
         self.folder = folder
         self.run_state = run
         self.every_n_steps = every_n_steps
         self.every_n_seconds = every_n_seconds
         self.keep = keep
-        self._verified = [] if resumed_from is None else [resumed_from]  # good files: the resumed one, and ours
+        self._resume = resume
+        self._verified: list[Path] = []  # good files: the one resumed from (known once the ranks agreed), and ours
         self._last_save = time.monotonic()
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._last_save = time.monotonic()
+        if self._resume is not None and self._resume.path is not None and not self._verified:
+            self._verified.append(self._resume.path)
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -64,7 +68,7 @@ class ResumeCheckpoint(Checkpoint):
         if due:
             self._save(trainer)
         if run.preempted is not None:
-            raise Preempted(run.preempted)
+            raise Preempted(run.preempted, run.requeue)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         run = self.run_state
@@ -72,12 +76,13 @@ class ResumeCheckpoint(Checkpoint):
             run.stopped = run.stopped or trainer.should_stop  # a relaunch of a stopped run does not train further
             self._save(trainer)
         if run.preempted is not None:
-            raise Preempted(run.preempted)
+            raise Preempted(run.preempted, run.requeue)
 
     def _save(self, trainer: L.Trainer) -> None:
         check_pending_loss(self.run_state)
         path = self.folder / f'epoch={trainer.current_epoch:04d}-step={self.run_state.steps_done:08d}.ckpt'
         trainer.save_checkpoint(path, weights_only=False)
+        self.run_state.saved_checkpoint = path
         self._last_save = time.monotonic()
         self._verified.append(path)
         if trainer.is_global_zero:

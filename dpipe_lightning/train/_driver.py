@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import Logger
 from ._epoch_logs import epoch_scalars, log_epoch, naming_the_log_folder
 from ._nonfinite import check_pending_loss
 from ._preemption import Preempted, Preemption
+from ._rank_agreement import ResumeChoice
 from ._rng import rng_states, set_rng_states
 from ._run_state import STATE_KEY, RunState, gather_from_ranks
 from ._scalars import flatten_scalars, numeric
@@ -42,6 +43,10 @@ class RunDriver(Callback):
         where the per-epoch scalars go (x axis: the epoch).
     step_loggers
         where the values of step-level value policies go at every step (x axis: the step), as ``step/<tag>``.
+    preemption
+        the run's handling of stop signals (agreed after each step).
+    resume
+        the checkpoint this process chose to resume from: the ranks agree on it before anything starts.
 
     Notes
     -----
@@ -59,6 +64,8 @@ class RunDriver(Callback):
         batch_iter: Any,
         epoch_loggers: Sequence[Logger] = (),
         step_loggers: Sequence[Logger] = (),
+        preemption: Preemption | None = None,
+        resume: ResumeChoice | None = None,
     ) -> None:
         self.run_state = run
         self.batch_iter = batch_iter
@@ -68,7 +75,8 @@ class RunDriver(Callback):
         self._step_values = {n: p for n, p in run.value_policies.items() if overrides(p, 'train_step_started')}
         self.epoch_loggers = list(epoch_loggers)
         self.step_loggers = list(step_loggers) if self._step_values else []
-        self.preemption = Preemption(run)
+        self.preemption = preemption or Preemption(run)
+        self.resume = resume
         self._rank, self._world_size = 0, 1
         self._module: L.LightningModule | None = None
         self._bar_shown = -math.inf
@@ -81,6 +89,8 @@ class RunDriver(Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._rank, self._world_size, self._module = trainer.global_rank, trainer.world_size, pl_module
+        if self.resume is not None:
+            self.resume.agree(trainer)
         if self._world_size > 1 and callable(getattr(self.batch_iter, 'set_rank', None)):
             if getattr(self.batch_iter, 'running', False):
                 self.batch_iter.close()  # started before the ranks were known: restart it on this rank's stream
@@ -94,7 +104,7 @@ class RunDriver(Callback):
             for parameter, grad in zip(pl_module.parameters(), run.pending_grads, strict=True):
                 parameter.grad = None if grad is None else grad.to(parameter.device)
             run.pending_grads = None
-        self.preemption.install(trainer)
+        self.preemption.start()
         if run.stopped:
             trainer.should_stop = True
 
@@ -146,7 +156,8 @@ class RunDriver(Callback):
             self._show_running_loss(pl_module)
         self.preemption.agree(trainer)
         if run.preempted is not None and not run.saves_checkpoints:
-            raise Preempted(run.preempted)  # nothing to save (else the resume checkpoint saves, then raises)
+            # nothing to save (else the resume checkpoint saves, then raises)
+            raise Preempted(run.preempted, run.requeue)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         run = self.run_state
@@ -180,6 +191,8 @@ class RunDriver(Callback):
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self.run_state.interruption = exception
+        if isinstance(exception, Preempted):
+            self.preemption.stopped(trainer, exception)
 
     # ---- state ----
 
@@ -197,12 +210,7 @@ class RunDriver(Callback):
         return {'run': run.state_dict(), 'ranks': gather_from_ranks(mine, self._world_size)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        ranks = state_dict['ranks']
-        if len(ranks) != self._world_size:
-            raise RuntimeError(
-                f'The checkpoint was written by {len(ranks)} processes, this run has {self._world_size}: '
-                f"the batch iterators' positions cannot be matched. Resume with the same number of devices."
-            )
+        ranks = state_dict['ranks']  # as many as this run has (checked by the resume agreement)
         run = self.run_state
         run.load_state_dict(state_dict['run'])
         mine = ranks[self._rank]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -77,8 +78,11 @@ class RunState:
     step_kwargs: dict[str, Any] = field(default_factory=dict)  # what the next do_train_step gets by name
     pending_loss: tuple[int, int, torch.Tensor] | None = None  # (epoch, step, loss) not yet checked for NaN
     pending_grads: list[torch.Tensor | None] | None = None  # restored mid-accumulation, set on the model at start
-    signal_received: int | None = None  # a preemption signal this process got
+    signal_received: int | None = None  # the first stop signal this process got
+    requeue_requested: bool = False  # this process got the SLURM requeue signal
     preempted: int | None = None  # the signal every rank agreed to stop on
+    requeue: bool = False  # every rank agreed to requeue the SLURM job after stopping
+    saved_checkpoint: Path | None = None  # the file of the latest save
     interruption: BaseException | None = None  # what ended the run early (Ctrl+C, an error)
 
     @property

@@ -128,6 +128,22 @@ CASES = {
         dict(checkpoint_every_n_seconds=10, checkpoints_path=None),
         Rejects(ValueError, 'checkpoint_every_n_seconds', 'checkpoints_path'),
     ),
+    'signal_check_every_n_steps is 0': (
+        dict(signal_check_every_n_steps=0),
+        Rejects(ValueError, 'signal_check_every_n_steps must be an int >= 1, got 0'),
+    ),
+    'signal_check_every_n_seconds is negative': (
+        dict(signal_check_every_n_seconds=-1.0),
+        Rejects(ValueError, 'signal_check_every_n_seconds must be', '-1.0'),
+    ),
+    'no signal check at all': (
+        dict(signal_check_every_n_steps=None, signal_check_every_n_seconds=None),
+        Rejects(ValueError, 'signal_check_every_n_steps and signal_check_every_n_seconds', 'not both None'),
+    ),
+    'changed_settings is unknown': (
+        dict(changed_settings='ignore'),
+        Rejects(ValueError, 'changed_settings', "'ignore'"),
+    ),
     'a callback that is not a Callback': (dict(callbacks=[print]), Rejects(TypeError, 'callbacks[0]', 'Callback')),
     'an unknown accelerator': (
         dict(accelerator='bogus'),

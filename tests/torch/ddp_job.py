@@ -22,7 +22,6 @@ from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_
 
 from dpipe_lightning.batch_iter import Infinite, load_by_random_id
 from dpipe_lightning.torch import TorchModel, train_model
-from dpipe_lightning.train._preemption import Preemption
 from dpipe_lightning.train.policy import EarlyStopping, Exponential, Policy
 
 
@@ -77,7 +76,6 @@ class CountAllReduces(Callback):
 
 
 def main(out, mode):
-    Preemption.every_n_steps = 4  # agree on SIGTERM before step 8 (inside epoch 1), not at an epoch boundary
     torch.set_num_threads(1)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -114,6 +112,9 @@ def main(out, mode):
             enable_progress_bar=False,
             callbacks=[] if mode == 'single' else [CountAllReduces(model)],
             accumulate_grad_batches=2 if mode == 'accumulate' else 1,
+            # agree on SIGTERM before step 8 (inside epoch 1), not at an epoch boundary
+            signal_check_every_n_steps=4,
+            signal_check_every_n_seconds=None,
         )
     finally:
         record = {

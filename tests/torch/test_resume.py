@@ -124,3 +124,21 @@ def test_added_and_removed_policies_are_named_in_warnings(make_model, make_batch
     assert any("no state for the policies ['new'] of the call: they start afresh" in m for m in messages)
     assert any("its policies ['old'] are not in the call: their state is ignored" in m for m in messages)
     assert added.epochs == 1
+
+
+def test_lightning_auto_requeue_files_are_never_resumed_from(make_model, make_batch_iter, blobs, tmp_path, monkeypatch):
+    hpc = tmp_path / 'hpc_ckpt_1.ckpt'
+    hpc.write_bytes(b'written by Lightning inside its SLURM signal handler')
+    with pytest.warns(UserWarning, match=r"holds Lightning auto-requeue checkpoints \['hpc_ckpt_1.ckpt'\].*ignored"):
+        first_run(make_model, make_batch_iter, blobs, tmp_path)  # no SLURM: Lightning would not load it either
+
+    for name, value in {'SLURM_NTASKS': '1', 'SLURM_JOB_NAME': 'train', 'SLURM_JOB_ID': '7'}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.warns(UserWarning, match='auto-requeue checkpoints'):  # resumes from its own checkpoint
+        resume(make_model(), make_batch_iter(blobs), tmp_path, accelerator='cpu')
+    fresh = tmp_path / 'fresh'
+    fresh.mkdir()
+    (fresh / hpc.name).write_bytes(hpc.read_bytes())
+    with pytest.raises(ValueError, match='move them out of the folder to start afresh'):  # Lightning would load it
+        resume(make_model(), make_batch_iter(blobs), fresh, accelerator='cpu')
+    assert sorted(p.name for p in fresh.iterdir()) == [hpc.name]
