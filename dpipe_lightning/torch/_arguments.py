@@ -18,7 +18,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
-from .._checks import check_callable, check_choice, check_int, check_number, plain_signature, reject
+from .._checks import check_bool, check_callable, check_choice, check_int, check_number, plain_signature, reject
 from .._paths import check_folder_argument
 from ..train._stream import as_batch_iter, batches_per_epoch
 from ..train.policy import Constant, Policy, ValuePolicy
@@ -37,7 +37,7 @@ __all__ = [
 _TRAINER_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters) - {'self'}
 _OWN_ARGUMENTS = (
     'n_epochs', 'lr', 'log_path', 'checkpoints_path', 'validate',
-    'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss', 'changed_settings',
+    'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss', 'changed_settings', 'live_chart',
 )  # fmt: skip
 
 #: Trainer arguments that train_model controls itself, with what to use instead.
@@ -85,6 +85,7 @@ class TrainArguments:
     trainer_kwargs: dict[str, Any]  # the Trainer arguments given, without callbacks, plugins and the flags above
     callbacks: list[Callback]
     plugins: list[Any]
+    live_chart: bool = True  # in Jupyter, the progress display draws the learning curves
 
 
 def check_arguments(
@@ -99,6 +100,7 @@ def check_arguments(
     every_n_seconds: Any,
     nonfinite_loss: Any,
     changed_settings: Any,
+    live_chart: Any,
     kwargs: Mapping[str, Any],
 ) -> TrainArguments:
     """Check every argument (a clear error naming it) and sort the keyword arguments by kind."""
@@ -148,6 +150,7 @@ def check_arguments(
         trainer_kwargs=trainer_kwargs,
         callbacks=callbacks,
         plugins=as_list(trainer_kwargs.pop('plugins', None)),
+        live_chart=check_bool('live_chart', live_chart),
     )
 
 
