@@ -16,10 +16,11 @@ _CHART_PREFIXES = ('train/loss', 'val/')
 
 
 def in_jupyter() -> bool:
-    """Whether this process is a Jupyter kernel (IPython's ``ZMQInteractiveShell``), without importing IPython."""
+    """Whether this process is a Jupyter kernel (an IPython ``ZMQInteractiveShell``, also Colab's subclass of it),
+    without importing IPython."""
     ipython = sys.modules.get('IPython')
     shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, 'get_ipython') else None
-    return type(shell).__name__ == 'ZMQInteractiveShell'
+    return any(cls.__name__ == 'ZMQInteractiveShell' for cls in type(shell).__mro__)
 
 
 def show_figures_inline() -> None:

@@ -51,7 +51,7 @@ class PolicyProgressBar(TQDMProgressBar):
         self.live_chart = live_chart
         self._last_draw = self._last_line = -math.inf
         self._epoch_start = 0.0
-        self._terminal = False
+        self._terminal: TextIO | None = None  # the terminal the bar is drawn on
         self._stdout: _LinesAboveBar | None = None
         self._notebook: NotebookDisplay | None = None
 
@@ -65,7 +65,7 @@ class PolicyProgressBar(TQDMProgressBar):
         if in_jupyter():
             self._notebook = NotebookDisplay(self.live_chart)
         elif _is_terminal(sys.stdout):
-            self._terminal = True
+            self._terminal = sys.stdout
             if self._stdout is None:
                 self._stdout = _LinesAboveBar(sys.stdout)
                 sys.stdout = self._stdout
@@ -105,8 +105,8 @@ class PolicyProgressBar(TQDMProgressBar):
         line = epoch_line(run.history.epoch[-1], scalars, time.monotonic() - self._epoch_start)
         if self._notebook is not None:
             self._notebook.epoch_finished(run.history, line)
-        elif self._terminal:
-            tqdm.write(line, file=self._stdout.stream if self._stdout else sys.stdout)
+        elif self._terminal is not None:
+            tqdm.write(line, file=self._terminal)
         else:
             print(line, flush=True)
 
@@ -140,11 +140,9 @@ class PolicyProgressBar(TQDMProgressBar):
 
     def _new_bar(self, description: str, total: int | None, postfix: dict[str, Any]) -> tqdm:
         shown = dict(desc=description, total=total, postfix=postfix, smoothing=0)
-        if self._terminal:  # Lightning's training bar, made with what it shows first
-            position = 2 * self.process_position
-            stream = self._stdout.stream if self._stdout is not None else sys.stdout  # the terminal itself
-            return Tqdm(**shown, position=position, leave=True, dynamic_ncols=True, file=stream,
-                        bar_format=self.BAR_FORMAT)  # fmt: skip
+        if self._terminal is not None:  # Lightning's training bar, made with what it shows first
+            return Tqdm(**shown, position=2 * self.process_position, leave=True, dynamic_ncols=True,
+                        file=self._terminal, bar_format=self.BAR_FORMAT)  # fmt: skip
         # elsewhere tqdm only keeps the count, rate and times; the lines are printed from it
         return tqdm(**shown, file=_Discard(), bar_format=PLAIN_FORMAT, mininterval=math.inf)
 
@@ -155,7 +153,7 @@ class PolicyProgressBar(TQDMProgressBar):
             if force or now - self._last_line >= self.notebook_interval:
                 self._last_line = now
                 self._notebook.show_progress(str(self.train_progress_bar))
-        elif not self._terminal and now - self._last_line >= self.line_interval:
+        elif self._terminal is None and now - self._last_line >= self.line_interval:
             self._last_line = now
             print(str(self.train_progress_bar), flush=True)
 
