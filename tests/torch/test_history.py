@@ -22,9 +22,11 @@ def accuracies():
 
 
 def tensorboard_scalars(folder) -> dict[str, list[tuple[int, float]]]:
+    """``{tag: [(step, value), ...]}`` by step: a resumed run's event file can be read first when both runs began
+    in the same second (TensorBoard orders files by name, whose last part is a counter: '10' < '9')."""
     events = EventAccumulator(str(folder))
     events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()['scalars']}
+    return {tag: sorted((e.step, e.value) for e in events.Scalars(tag)) for tag in events.Tags()['scalars']}
 
 
 def as_points(history: History) -> dict[str, list[tuple[int, float]]]:
