@@ -81,4 +81,4 @@ def _run_script(script: str, *outputs: str) -> None:
 
 _write_placeholders()
 _run_script('policy_figures.py', 'policy_epoch_values.png', 'policy_step_values.png', 'policy_tables.md')
-_run_script('learning_curves.py', 'learning_curves.png')
+_run_script('learning_curves.py', 'learning_curves.png', 'live_chart.png')

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ['FolderInUseError', 'FolderLock', 'holding', 'launched_as_rank_zero']
+__all__ = ['FolderInUseError', 'FolderLock', 'holding', 'launched_as_rank_zero', 'launched_with_peers']
 
 LOCK_NAME = '.dpipe_lightning.lock'
 
@@ -122,6 +122,17 @@ def launched_as_rank_zero() -> bool:
     """
     names = ('RANK', 'SLURM_PROCID', 'LOCAL_RANK', 'NODE_RANK', 'JSM_NAMESPACE_RANK')
     return all(os.environ.get(name, '0') == '0' for name in names)
+
+
+def launched_with_peers() -> bool:
+    """Whether a launcher started other processes of this job beside this one: torchrun (``WORLD_SIZE``), SLURM
+    (``SLURM_NTASKS``), LSF (``JSM_NAMESPACE_SIZE``), another node (``NODE_RANK``), or this is not rank 0.
+
+    A process that launches the others itself (Lightning's launcher, ``devices=4``) has none of these.
+    """
+    sizes = ('WORLD_SIZE', 'SLURM_NTASKS', 'JSM_NAMESPACE_SIZE')
+    several = any(os.environ.get(name, '1').strip() not in ('', '0', '1') for name in sizes)
+    return several or 'NODE_RANK' in os.environ or not launched_as_rank_zero()
 
 
 def _mine(holder: dict[str, Any]) -> bool:

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> float:
     )
     final = validate()['accuracy']
     print(f'held-out accuracy on {len(val_ids)} digits: {final:.4f}')
-    print(f'logs: tensorboard --logdir {os.fspath(args.out / "logs")}')
+    print(f'logs: tensorboard --logdir {os.fspath(args.out)}  (the run is named "logs")')
     return final
 
 

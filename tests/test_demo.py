@@ -15,6 +15,7 @@ def test_demo_trains_logs_and_finishes_at_once_when_run_again(tmp_path, capsys):
     assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path / 'logs'))
     out = capsys.readouterr().out
     assert f'held-out accuracy on 359 digits: {accuracy:.4f}' in out
-    assert f'tensorboard --logdir {tmp_path / "logs"}' in out
+    assert f'tensorboard --logdir {tmp_path}  (the run is named "logs")' in out
 
     assert main(arguments) == accuracy  # the checkpoint restores the trained weights; nothing more to train
+    assert capsys.readouterr().out.startswith(f"Nothing to train: the run in '{tmp_path / 'checkpoints'}' has finished")

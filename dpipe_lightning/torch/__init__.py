@@ -1,6 +1,7 @@
 """deep_pipe's PyTorch interface: :class:`TorchModel`, :func:`train_model`, the free steps and conversion helpers."""
 
 from .._model_interface import Model
+from ..train._history import History
 from ._free_steps import do_inf_step, do_train_step
 from ._model import TorchModel
 from ._train_model import train_model
@@ -19,6 +20,7 @@ from ._utils import (
 Model.register(TorchModel)  # a virtual subclass: isinstance(model, Model) holds for every TorchModel
 
 __all__ = [
+    'History',
     'Model',
     'TorchModel',
     'do_inf_step',

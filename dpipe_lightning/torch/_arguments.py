@@ -18,7 +18,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
-from .._checks import check_callable, check_choice, check_int, check_number, plain_signature, reject
+from .._checks import check_bool, check_callable, check_choice, check_int, check_number, plain_signature, reject
 from .._paths import check_folder_argument
 from ..train._stream import as_batch_iter, batches_per_epoch
 from ..train.policy import Constant, Policy, ValuePolicy
@@ -37,7 +37,7 @@ __all__ = [
 _TRAINER_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters) - {'self'}
 _OWN_ARGUMENTS = (
     'n_epochs', 'lr', 'log_path', 'checkpoints_path', 'validate',
-    'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss', 'changed_settings',
+    'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss', 'changed_settings', 'live_chart',
     'signal_check_every_n_steps', 'signal_check_every_n_seconds',
 )  # fmt: skip
 
@@ -86,6 +86,7 @@ class TrainArguments:
     trainer_kwargs: dict[str, Any]  # the Trainer arguments given, without callbacks, plugins and the flags above
     callbacks: list[Callback]
     plugins: list[Any]
+    live_chart: bool = True  # in Jupyter, the progress display draws the learning curves
     signal_check_steps: int | None = None  # under DDP the ranks agree on a stop signal every so many steps
     signal_check_seconds: float | None = 5.0  # ... and/or about every so many seconds
 
@@ -102,6 +103,7 @@ def check_arguments(
     every_n_seconds: Any,
     nonfinite_loss: Any,
     changed_settings: Any,
+    live_chart: Any,
     kwargs: Mapping[str, Any],
     signal_check_steps: Any = None,
     signal_check_seconds: Any = 5.0,
@@ -153,6 +155,7 @@ def check_arguments(
         trainer_kwargs=trainer_kwargs,
         callbacks=callbacks,
         plugins=as_list(trainer_kwargs.pop('plugins', None)),
+        live_chart=check_bool('live_chart', live_chart),
         **_check_signal_checks(signal_check_steps, signal_check_seconds),
     )
 

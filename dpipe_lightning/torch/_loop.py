@@ -11,6 +11,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
 from .._checks import callable_name, check_callable, reject
+from ..train._history import History
 from ..train._run_state import RunState
 from ..train._stream import EpochView, as_batch_iter, batches_per_epoch
 from ..train.policy import EarlyStopping, ValuePolicy
@@ -35,7 +36,7 @@ def train(
     checkpoint_manager: CheckpointManagerLike | None = None,
     validate: Callable[[], Mapping[str, Any]] | None = None,
     **policies: Any,
-) -> None:
+) -> History:
     """deep_pipe's generic training loop, run by a Lightning ``Trainer``: epochs until a policy stops training.
 
     Parameters
@@ -57,6 +58,13 @@ def train(
         the policies, by name (e.g. ``n_epochs=NEpochs(10)``, ``lr=Exponential(...)``); a ``lightning.Trainer``
         argument goes to the Trainer, anything else is a constant passed to every step.
 
+    Returns
+    -------
+    history
+        the :class:`~dpipe_lightning.train.History` of the epochs this call ran (deep_pipe's ``train`` returned
+        ``None``), as Keras' ``fit(initial_epoch=...)``: after ``checkpoint_manager.restore()`` it starts at the
+        restored epoch, since a ``CheckpointManager`` does not save one (``train_model``'s checkpoints do).
+
     Notes
     -----
     The order of one run::
@@ -73,7 +81,7 @@ def train(
 
     Unlike deep_pipe 0.0.7, the epoch in which a policy stops training finishes steps 4-6, so its state is saved.
     """
-    run_loop(do_train_step, batch_iter, logger, validate, policies, None, None, checkpoint_manager)
+    return run_loop(do_train_step, batch_iter, logger, validate, policies, None, None, checkpoint_manager).history
 
 
 def one_epoch(

@@ -9,11 +9,13 @@ from typing import Any
 
 from lightning.pytorch.loggers import Logger
 
-from .._lock import FolderLock, holding, launched_as_rank_zero
+from .._lock import FolderLock, holding, launched_as_rank_zero, launched_with_peers
+from ..train._history import History
 from ..train._run_state import RunState
 from ..train._stream import EpochView
 from ..train.policy import ValuePolicy
 from ._arguments import TrainArguments, check_arguments
+from ._finished import is_finished, return_finished, say_finished
 from ._model import TorchModel
 from ._resume import choose_checkpoint, run_settings
 from ._trainer import execute
@@ -34,10 +36,11 @@ def train_model(
     checkpoint_every_n_seconds: float | None = None,
     nonfinite_loss: str = 'raise',
     changed_settings: str = 'refuse',
+    live_chart: bool = True,
     signal_check_every_n_steps: int | None = None,
     signal_check_every_n_seconds: float | None = 5.0,
     **kwargs: Any,
-) -> None:
+) -> History:
     """Train ``model`` for ``n_epochs`` epochs of ``batch_iter`` with a Lightning ``Trainer``.
 
     Parameters
@@ -73,6 +76,10 @@ def train_model(
         on resume, when the run differs from its checkpoint in the optimizer's class or hyperparameters, a policy's
         class, the epoch length or the batch size: ``'refuse'`` raises ``ValueError`` naming each difference before
         any work; ``'accept'`` trains on with the new ones (a new optimizer or policy class starts afresh) and warns.
+    live_chart
+        in Jupyter, the progress display draws the learning curves (train loss and validation metrics per epoch,
+        with matplotlib) above its progress line; ``False``: the line only. ``enable_progress_bar=False`` turns the
+        whole display off, everywhere.
     signal_check_every_n_steps, signal_check_every_n_seconds
         how soon a stop signal (SIGTERM, or SLURM's requeue signal) stops a run of several processes: the processes
         agree on it every so many steps, and/or about every so many seconds (the number of steps is chosen from
@@ -85,14 +92,21 @@ def train_model(
         ``TorchModel.backward_step`` applies; a :class:`Policy` is a policy (a value policy's ``value`` is passed
         to ``do_train_step`` by name); anything else is a constant passed to every ``do_train_step`` call by name.
 
+    Returns
+    -------
+    history
+        a :class:`~dpipe_lightning.train.History`: every epoch's logged scalars (``history.history['train/loss']``,
+        ``history.epoch``), a resumed run's earlier epochs included; ``history.plot()`` draws them.
+
     Notes
     -----
     Every argument is checked before anything starts or any file is written. The order of one run::
 
         1. take checkpoints_path and log_path for this run (a second run on them is refused), until the end
         2. load the newest readable checkpoint from checkpoints_path, if any: weights, optimizer, policy states,
-           epoch (a run that is finished or was stopped by a policy does nothing more); under DDP the processes
-           agree on it (rank 0's) before anything else
+           epoch, history (a run that is finished or was stopped by a policy trains no more: one line says so and
+           the history is returned; in a single process without a Trainer, and batch_iter is not entered); under
+           DDP the processes agree on it (rank 0's) before anything else
         3. enter batch_iter (its workers start)
         for each epoch e:
             4. policy.epoch_started(e) for every policy, in keyword order, lr last
@@ -104,9 +118,9 @@ def train_model(
             8. metrics = validate() (rank 0)
             9. log train/loss (mean of the epoch's losses), policies/<name> (the values used in e) and
                val/metrics/<name>, also into Lightning's metric state (Lightning's EarlyStopping and
-               ModelCheckpoint read them right after)
+               ModelCheckpoint read them right after) and the history; the progress display shows them
             10. policy.epoch_finished(e, train_losses=..., metrics=metrics) for every policy
-            11. save a checkpoint of e (weights, optimizer, AMP scaler, policy states, epoch)
+            11. save a checkpoint of e (weights, optimizer, AMP scaler, policy states, epoch, history)
             12. stop if any policy, validate or do_train_step raised EarlyStopping
         13. exit batch_iter (its workers stop), also on errors and Ctrl+C; the model stays on its training device
 
@@ -120,14 +134,14 @@ def train_model(
     """
     arguments = check_arguments(
         model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate,
-        checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss, changed_settings, kwargs,
+        checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss, changed_settings, live_chart, kwargs,
         signal_check_every_n_steps, signal_check_every_n_seconds,
     )  # fmt: skip
     with holding(_folder_locks(arguments) if launched_as_rank_zero() else []):  # 1.
-        _train(arguments)
+        return _train(arguments)
 
 
-def _train(arguments: TrainArguments) -> None:
+def _train(arguments: TrainArguments) -> History:
     settings = run_settings(arguments)
     resume = None if arguments.checkpoints is None else choose_checkpoint(arguments, settings)  # 2.
     run = RunState(
@@ -142,7 +156,13 @@ def _train(arguments: TrainArguments) -> None:
         gradient_clip_algorithm=arguments.gradient_clip_algorithm,
         settings=settings,
     )
+    finished = resume is not None and resume.checkpoint is not None and is_finished(arguments, resume.checkpoint)
+    if finished and not launched_with_peers():  # the processes of several would first have to agree on it
+        return return_finished(arguments, run, resume.checkpoint, resume.path)  # 2.
     execute(arguments, run, resume)  # 3.-13.
+    if finished:
+        say_finished(arguments, run, resume.path)
+    return run.history
 
 
 def _folder_locks(arguments: TrainArguments) -> list[FolderLock]:

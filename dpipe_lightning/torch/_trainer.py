@@ -20,6 +20,7 @@ from .._lightning import keep_csv_rows_before
 from ..train._checkpoint_files import AtomicCheckpointIO, finished_epochs, finished_steps
 from ..train._checkpoints import ResumeCheckpoint
 from ..train._driver import RunDriver, overrides
+from ..train._epoch_logs import run_name
 from ..train._preemption import Preemption
 from ..train._progress import PolicyProgressBar
 from ..train._rank_agreement import ResumeChoice
@@ -128,7 +129,7 @@ def _callbacks(
     4. the resume checkpoint: Lightning moves ``Checkpoint`` callbacks last, so it saves after everything else.
     """
     driver = RunDriver(run, arguments.batch_iter, epoch_loggers, step_loggers, preemption, resume)
-    callbacks: list[Callback] = [driver, PolicyProgressBar(run)]
+    callbacks: list[Callback] = [driver, PolicyProgressBar(run, live_chart=arguments.live_chart)]
     if arguments.checkpoints is not None:
         callbacks.append(
             ResumeCheckpoint(
@@ -159,7 +160,7 @@ def _loggers(arguments: TrainArguments, checkpoint: dict[str, Any] | None) -> tu
                 if isinstance(logger, CSVLogger):
                     keep_csv_rows_before(logger, epochs, steps)
         return log_path, log_path if has_step_values else []
-    tensorboard = dict(save_dir=log_path, name='', default_hp_metric=False)
+    tensorboard = dict(**run_name(log_path), default_hp_metric=False)  # the run named after the folder
     epoch_logger = TensorBoardLogger(version='', **tensorboard, **_purge(epochs))
     step_loggers = [TensorBoardLogger(version='steps', **tensorboard, **_purge(steps))] if has_step_values else []
     return [epoch_logger], step_loggers

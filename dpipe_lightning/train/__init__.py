@@ -1,12 +1,14 @@
-"""Training: deep_pipe's generic loop (`train`), policies (:mod:`.policy`), loggers (:mod:`.logging`), validation
-helpers (:mod:`.validator`) and checkpoints (:mod:`.checkpoint`).
+"""Training: deep_pipe's generic loop (`train`), what a run logged (`History`), policies (:mod:`.policy`), loggers
+(:mod:`.logging`), validation helpers (:mod:`.validator`) and checkpoints (:mod:`.checkpoint`).
 
 The one-call entry point, :func:`dpipe_lightning.torch.train_model`, lives with ``TorchModel`` as in deep_pipe.
 """
 
 from typing import Any
 
-__all__ = ['train']
+from ._history import History
+
+__all__ = ['History', 'train']
 
 
 def __getattr__(name: str) -> Any:

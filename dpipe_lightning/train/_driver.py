@@ -176,6 +176,7 @@ class RunDriver(Callback):
 
         scalars = epoch_scalars(train_losses, values, metrics, run.skipped_in_epoch if run.skip_nonfinite else None)
         log_epoch(trainer, self.epoch_loggers, epoch, scalars, train_losses, values, metrics)
+        run.history.record(epoch, scalars)
         for logger in self.step_loggers:
             if logger not in self.epoch_loggers:
                 with naming_the_log_folder(logger, trainer):

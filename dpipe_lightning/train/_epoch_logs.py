@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -14,7 +15,7 @@ from lightning.pytorch.loggers import Logger
 from ._loggers import Logger as DeepPipeLogger
 from ._scalars import flatten_scalars, numeric
 
-__all__ = ['epoch_scalars', 'log_epoch', 'naming_the_log_folder']
+__all__ = ['epoch_scalars', 'log_epoch', 'naming_the_log_folder', 'run_name']
 
 
 def epoch_scalars(
@@ -79,3 +80,11 @@ def naming_the_log_folder(logger: Logger, trainer: L.Trainer) -> Iterator[None]:
             f'not affected; free disk space or restore write permission, then call train_model again to resume.'
         )
         raise (OSError(error.errno, message) if error.errno is not None else OSError(message)) from error
+
+
+def run_name(log_path: Path) -> dict[str, str]:
+    """``save_dir`` and ``name`` of a ``TensorBoardLogger`` (with ``version=''``) writing directly in ``log_path``:
+    the run is named after the folder (``logs`` in ``tensorboard --logdir <its parent>``), not ``''``/``.``."""
+    if log_path.name in ('', '.', '..'):
+        log_path = log_path.resolve()
+    return {'save_dir': str(log_path.parent), 'name': log_path.name}

@@ -16,6 +16,7 @@ import lightning as L
 import torch
 import torch.distributed as dist
 
+from ._history import History
 from ._stream import EpochView
 from .policy import Policy, ValuePolicy
 
@@ -73,6 +74,7 @@ class RunState:
     epoch_ran: bool = False  # False when a policy stopped training in epoch_started: nothing to finish
     stop_requested: bool = False  # a step (hook, do_train_step, validate) asked to stop during this epoch
     stopped: bool = False  # training was stopped: a relaunch does not train further
+    history: History = field(default_factory=History)  # every finished epoch's scalars, as logged
 
     # ---- within one process, never saved ----
     step_kwargs: dict[str, Any] = field(default_factory=dict)  # what the next do_train_step gets by name
@@ -125,6 +127,7 @@ class RunState:
             'epoch_ran': self.epoch_ran,
             'stop_requested': self.stop_requested,
             'stopped': self.stopped,
+            'history': self.history.state_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -133,6 +136,8 @@ class RunState:
                 policy.load_state_dict(state['policies'][name])
         for name in ('epochs_done', 'steps_done', 'steps_in_epoch', 'epoch_ran', 'stop_requested', 'stopped'):
             setattr(self, name, state[name])
+        if 'history' in state:  # a checkpoint written before histories were saved: the epochs from here on
+            self.history.load_state_dict(state['history'])
 
 
 def qualname(instance: Any) -> str:

@@ -95,8 +95,9 @@ def main(out, mode):
         model.validations += 1
         return {'accuracy': float((model.do_inf_step(xs).argmax(1) == ys).mean())}
 
+    history = None
     try:
-        train_model(
+        history = train_model(
             model,
             batch_iter,
             n_epochs=3,
@@ -109,7 +110,7 @@ def main(out, mode):
             accelerator='cpu',
             devices=1 if mode == 'single' else 2,
             strategy='auto' if mode == 'single' else 'ddp',
-            enable_progress_bar=False,
+            enable_progress_bar=mode == 'full',  # printed to a pipe: one line per epoch, by rank 0 only
             callbacks=[] if mode == 'single' else [CountAllReduces(model)],
             accumulate_grad_batches=2 if mode == 'accumulate' else 1,
             # agree on SIGTERM before step 8 (inside epoch 1), not at an epoch boundary
@@ -123,6 +124,7 @@ def main(out, mode):
             'epoch_losses': model.epoch_losses,
             'validations': model.validations,
             'all_reduces': model.all_reduces,
+            'history': None if history is None else history.state_dict(),
         }
         torch.save(record, out / f'rank{model.trainer.global_rank}.pt')
 

@@ -47,7 +47,7 @@ def scalars(out: Path) -> dict:
 @pytest.fixture(scope='module')
 def full(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('ddp_full')
-    run_job(out, 'full')
+    (out / 'stdout.txt').write_text(run_job(out, 'full').stdout)
     return out
 
 
@@ -73,6 +73,18 @@ def test_one_set_of_files_and_validation_on_rank_zero(full):
     assert first['epoch_losses'] == second['epoch_losses']
     means = [sum(losses) / len(losses) for losses in first['epoch_losses']]
     assert [value for _, value in found['train/loss']] == pytest.approx(means, rel=1e-6)
+
+
+def test_only_rank_zero_shows_progress_and_both_return_the_history(full):
+    printed = (full / 'stdout.txt').read_text()
+    lines = [line for line in printed.splitlines() if line.startswith('Epoch ')]
+    assert [line.split(':')[0] for line in lines] == ['Epoch 0', 'Epoch 1', 'Epoch 2'], printed
+    assert all('val_accuracy=' in line for line in lines) and '\r' not in printed
+    first, second = ranks(full)
+    assert first['history'] == second['history']
+    assert first['history']['epoch'] == [0, 1, 2]
+    logged = [value for _, value in scalars(full)['val/metrics/accuracy']]
+    assert first['history']['history']['val/metrics/accuracy'] == pytest.approx(logged, rel=1e-6)
 
 
 def test_a_stop_on_one_rank_stops_both_without_deadlock(tmp_path):
@@ -146,6 +158,7 @@ def test_accumulation_syncs_gradients_once_per_window_and_keeps_the_ranks_identi
 
 def test_a_checkpoint_of_another_process_count_is_refused_before_any_work(tmp_path):
     run_job(tmp_path, 'single')
+    max((tmp_path / 'checkpoints').iterdir()).unlink()  # not finished: the run would train (a finished one returns)
     before = sorted(os.listdir(tmp_path / 'checkpoints'))
     refused = run_job(tmp_path, 'full', ok=False)
     assert 'was written by 1 processes, this run has 2' in refused.stderr

@@ -74,3 +74,16 @@ def test_resuming_keeps_what_a_csv_logger_logged_before_the_checkpoint(make_mode
     assert [step for step, _ in resumed['train/loss']] == [0, 1, 2, 3]
     assert [step for step, _ in resumed['step/policies/lr']] == list(range(16))
     assert resumed == uninterrupted
+
+
+def test_the_tensorboard_run_is_named_after_the_log_folder(model, batch_iter, tmp_path):
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+
+    log_path = tmp_path / 'logs'
+    train_model(model, batch_iter, n_epochs=1, lr=LinearWarmup(0.0, 0.01, n_steps=2), log_path=log_path,
+                enable_progress_bar=False)  # fmt: skip
+    assert [(logger.name, logger.log_dir) for logger in model.trainer.loggers] == [
+        ('logs', f'{log_path}/'), ('logs', str(log_path / 'steps'))
+    ]  # fmt: skip
+    runs = EventMultiplexer().AddRunsFromDirectory(str(tmp_path)).Runs()
+    assert sorted(runs) == ['logs', 'logs/steps']  # as `tensorboard --logdir <tmp_path>` names them

@@ -64,7 +64,9 @@ def test_loss_falls_and_weights_change(model, batch_iter, blobs):
         def epoch_finished(self, epoch, *, train_losses, metrics=None):
             losses.append(np.mean(train_losses))
 
-    assert train_model(model, batch_iter, n_epochs=6, lr=1e-2, enable_progress_bar=False, losses=Losses()) is None
+    history = train_model(model, batch_iter, n_epochs=6, lr=1e-2, enable_progress_bar=False, losses=Losses())
+    assert history.epoch == [0, 1, 2, 3, 4, 5]
+    assert history.history['train/loss'] == pytest.approx(losses)
     assert losses[-1] < 0.5 * losses[0]
     assert all(not torch.equal(a, b) for a, b in zip(before, parameters(model)))
     accuracy = (model.do_inf_step(blobs.xs).argmax(1) == blobs.ys).mean()
