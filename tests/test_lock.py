@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dpipe_lightning._lock import LOCK_NAME, FolderInUseError, FolderLock
+from dpipe_lightning._lock import LOCK_NAME, FolderInUseError, FolderLock, launched_with_peers
 from dpipe_lightning.torch import train_model
 
 JOB = Path(__file__).parent / 'torch' / 'resume_job.py'
@@ -121,3 +121,23 @@ def test_the_lock_is_held_while_training_and_released_after_a_failure(model, bat
                     log_path=tmp_path / 'run', callbacks=[Look()], enable_progress_bar=False)  # fmt: skip
     assert LOCK_NAME in seen[0]  # one lock for the folder both arguments name (a second would be refused)
     assert not (tmp_path / 'run' / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize(
+    ('env', 'with_peers'),
+    [
+        ({}, False),  # started by hand; Lightning may start the other ranks itself
+        ({'WORLD_SIZE': '1', 'RANK': '0'}, False),  # torchrun with one worker
+        ({'WORLD_SIZE': '2', 'RANK': '0'}, True),  # torchrun's rank 0
+        ({'SLURM_NTASKS': '4', 'SLURM_PROCID': '0'}, True),
+        ({'LOCAL_RANK': '1'}, True),  # a rank Lightning's launcher started
+        ({'NODE_RANK': '0'}, True),  # node 0 of a job on several nodes
+    ],
+)
+def test_launched_with_peers_reads_the_launchers_environment(monkeypatch, env, with_peers):
+    for name in ('WORLD_SIZE', 'RANK', 'SLURM_NTASKS', 'SLURM_PROCID', 'LOCAL_RANK', 'NODE_RANK', 'JSM_NAMESPACE_SIZE',
+                 'JSM_NAMESPACE_RANK'):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert launched_with_peers() is with_peers

@@ -216,6 +216,11 @@ def test_two_torchrun_nodes_stop_together_on_a_signal_to_one_and_resume(tmp_path
     finished(tmp_path, two_torchrun_nodes(tmp_path))
     assert_same_weights(tmp_path, two_nodes, ranks=2)
 
+    relaunched = two_torchrun_nodes(tmp_path)  # a requeue too many: the ranks agree there is nothing left to train
+    finished(tmp_path, relaunched)
+    assert not [line for node in relaunched for line in node.stdout if ' step ' in line]
+    assert_same_weights(tmp_path, two_nodes, ranks=2)
+
 
 def test_the_slurm_requeue_signal_saves_requeues_once_and_the_requeued_job_resumes_exactly(tmp_path, one_process):
     (task,) = slurm_tasks(tmp_path, 1, '--delay=0.1')
