@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import re
 import signal
 import socket
@@ -108,9 +109,25 @@ def descendants(pid: int) -> list[int]:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
+    """A free port below Linux's ephemeral range, so that no outgoing connection takes it before the job binds it."""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
+
+
+def finish_all(launched: list[Launched]) -> list[int]:
+    """The exit statuses of all; if one hangs, all are killed."""
+    try:
+        return [job.finish() for job in launched]
+    finally:
+        for job in launched:
+            if job.process.poll() is None:
+                job.kill()
 
 
 def torchrun(out: Path, *job_args: str, name: str = 'torchrun', nproc: int = 2, nnodes: int = 1, node_rank: int = 0,
@@ -166,23 +183,25 @@ def one_process(tmp_path_factory) -> Path:
     return out
 
 
-def two_torchrun_nodes(out: Path, *job_args: str) -> list[Launched]:
-    """``torchrun`` on two "nodes" (both on 127.0.0.1), one worker each."""
+def torchrun_job(out: Path, nodes: int, *job_args: str) -> list[Launched]:
+    """``torchrun`` with two workers: on one node, or on two "nodes" (both on 127.0.0.1) with one worker each."""
+    if nodes == 1:
+        return [torchrun(out, *job_args, nproc=2)]
     port = free_port()
     return [torchrun(out, *job_args, nproc=1, nnodes=2, node_rank=node, port=port) for node in (0, 1)]
 
 
 def finished(out: Path, launched: list[Launched]) -> Path:
-    codes = [job.finish() for job in launched]
+    codes = finish_all(launched)
     assert codes == [0] * len(launched), '\n'.join(job.stderr()[-3000:] for job in launched)
     return out
 
 
 # the references of several processes per launcher: the order of the floating-point sums differs between topologies
-@pytest.fixture(scope='module')
-def two_nodes(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp('two_nodes')
-    return finished(out, two_torchrun_nodes(out))
+@pytest.fixture(scope='module', params=[1, 2], ids=['one node', 'two nodes'])
+def torchrun_reference(request, tmp_path_factory) -> tuple[int, Path]:
+    out = tmp_path_factory.mktemp(f'torchrun_{request.param}_nodes')
+    return request.param, finished(out, torchrun_job(out, request.param))
 
 
 @pytest.fixture(scope='module')
@@ -204,22 +223,23 @@ def test_torchrun_restarts_a_preempted_worker_and_it_resumes_in_place(tmp_path, 
     assert_same_weights(tmp_path, one_process, ranks=1)
 
 
-def test_two_torchrun_nodes_stop_together_on_a_signal_to_one_and_resume(tmp_path, two_nodes):
-    nodes = two_torchrun_nodes(tmp_path, '--delay=0.1')
-    nodes[0].wait_for_step(4)
-    nodes[0].process.send_signal(signal.SIGTERM)  # the scheduler stops node 0's torchrun
-    assert [node.finish() != 0 for node in nodes] == [True, True]
-    assert 'exitcode: 143' in nodes[1].stderr(), nodes[1].stderr()[-3000:]  # its worker stopped on node 0's signal
+def test_torchrun_workers_stop_together_on_a_signal_to_node_zero_and_resume(tmp_path, torchrun_reference):
+    nodes, reference = torchrun_reference
+    launched = torchrun_job(tmp_path, nodes, '--delay=0.1')
+    launched[0].wait_for_step(4)
+    launched[0].process.send_signal(signal.SIGTERM)  # the scheduler stops node 0's torchrun: it signals its workers
+    assert all(code != 0 for code in finish_all(launched))  # torchrun reports a failure (its workers exited 143)
+    assert 'dpipe_lightning: stopped after step' in launched[0].stderr(), launched[0].stderr()[-3000:]
     saved = checkpoint_steps(tmp_path / 'checkpoints')
     assert saved and max(saved) < 18, saved  # stopped inside the run, at a step both ranks agreed on
 
-    finished(tmp_path, two_torchrun_nodes(tmp_path))
-    assert_same_weights(tmp_path, two_nodes, ranks=2)
+    finished(tmp_path, torchrun_job(tmp_path, nodes))
+    assert_same_weights(tmp_path, reference, ranks=2)
 
-    relaunched = two_torchrun_nodes(tmp_path)  # a requeue too many: the ranks agree there is nothing left to train
+    relaunched = torchrun_job(tmp_path, nodes)  # a requeue too many: the ranks agree there is nothing left to train
     finished(tmp_path, relaunched)
-    assert not [line for node in relaunched for line in node.stdout if ' step ' in line]
-    assert_same_weights(tmp_path, two_nodes, ranks=2)
+    assert not [line for job in relaunched for line in job.stdout if ' step ' in line]
+    assert_same_weights(tmp_path, reference, ranks=2)
 
 
 def test_the_slurm_requeue_signal_saves_requeues_once_and_the_requeued_job_resumes_exactly(tmp_path, one_process):
@@ -251,7 +271,7 @@ def test_a_requeue_signal_skewed_across_two_tasks_never_hangs_and_resumes_exactl
             os.kill(pid, then)
         except ProcessLookupError:
             pass
-    codes = [task.finish() for task in tasks]  # a signal that lands while a task exits ends it at once
+    codes = finish_all(tasks)  # a signal that lands while a task exits ends it at once
     assert all(code in (USR1, -then) for code in codes), tasks[0].stderr()[-3000:] + tasks[1].stderr()[-3000:]
     # SIGTERM waits for the agreed stop, its save and the requeue; SIGKILL may come first
     assert len(scontrol_calls(tmp_path)) == 1 if then == signal.SIGTERM else len(scontrol_calls(tmp_path)) <= 1
@@ -276,7 +296,7 @@ def test_ranks_that_see_different_checkpoint_folders_all_fail_with_the_same_clea
         result.unlink()
 
     second = slurm_tasks(tmp_path, 2, '--node-local')
-    codes = [task.finish() for task in second]
+    codes = finish_all(second)
     assert all(code not in (0, None) for code in codes), codes
     host = socket.gethostname()
     for task in second:  # the same message on every rank
