@@ -22,6 +22,7 @@ from ..train._checkpoints import ResumeCheckpoint
 from ..train._driver import RunDriver, overrides
 from ..train._epoch_logs import run_name
 from ..train._preemption import Preemption
+from ..train._process_group import destroy_process_group_at_exit
 from ..train._progress import PolicyProgressBar
 from ..train._rank_agreement import ResumeChoice
 from ..train._run_state import RunState
@@ -49,6 +50,7 @@ def execute(
             # validation is validate(): a module with a validation_step gets no validation data (limit_val_batches=0)
             has_validation_step = type(model).validation_step is not L.LightningModule.validation_step
             validation = {'val_dataloaders': []} if has_validation_step else {}
+            destroy_process_group_at_exit()  # a run's gloo group left to the interpreter's finalization can abort it
             with preemption.handling(trainer):
                 trainer.fit(model, run.data, ckpt_path=resume and resume.path, weights_only=True, **validation)
             if callable(getattr(model, 'move_to', None)):

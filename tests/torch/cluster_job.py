@@ -11,6 +11,7 @@ SIGTERM inside ``do_train_step`` of step ``S``, between the forward and the back
 """
 
 import argparse
+import faulthandler
 import os
 import signal
 import sys
@@ -48,7 +49,9 @@ class Progress(Policy):
 
     def train_step_finished(self, epoch, iteration, loss):
         step = epoch * BATCHES_PER_EPOCH + iteration
-        print(f'rank {self.model.trainer.global_rank} pid {os.getpid()} step {step}', flush=True)
+        # one write(2) of a short line to a pipe is atomic: the workers of one launcher share its stdout, and print's
+        # separate writes of the text and the newline interleave lines ("...step 0rank 1 pid ...")
+        os.write(sys.stdout.fileno(), f'rank {self.model.trainer.global_rank} pid {os.getpid()} step {step}\n'.encode())
         time.sleep(self.delay)
 
     def state_dict(self):
@@ -101,4 +104,5 @@ if __name__ == '__main__':
     parser.add_argument('--node-local', action='store_true')
     parser.add_argument('--signal-in-step', type=int, default=None)
     options = parser.parse_args(sys.argv[1:])
+    faulthandler.dump_traceback_later(60)  # a launch that hangs shows where, in the stderr its test prints
     main(options.out, options)
