@@ -1,7 +1,7 @@
 """The training loops compared: a hand-written PyTorch loop, bare Lightning, ``train_model`` and deep_pipe's ``train``.
 
 Each takes a :class:`~_workloads.Workload`, the number of epochs and the batch iterator to consume, and trains a
-freshly seeded copy of the same model with Adam at the same constant learning rate.
+freshly seeded copy of the same model with the workload's optimizer at the same constant learning rate.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def raw_loop(workload: Workload, n_epochs: int, batches: TimedBatches) -> None:
     """The loop a user would write by hand: numpy → tensor, forward, loss, backward, set lr, step."""
     core = workload.core()
     criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(core.parameters())
+    optimizer = workload.optimizer(core.parameters())
     core.train()
     for _ in range(n_epochs):
         losses = []
@@ -44,17 +44,35 @@ def raw_loop(workload: Workload, n_epochs: int, batches: TimedBatches) -> None:
 class BareModule(L.LightningModule):
     """The idiomatic Lightning module for the same model: automatic optimization, the loss returned."""
 
-    def __init__(self, core: nn.Module) -> None:
+    def __init__(self, workload: Workload) -> None:
         super().__init__()
-        self.core = core
+        self.core = workload.core()
         self.criterion = nn.CrossEntropyLoss()
+        self.make_optimizer = workload.optimizer
 
     def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
         x, y = batch
         return self.criterion(self.core(torch.from_numpy(x)), torch.from_numpy(y))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.core.parameters(), lr=LR)
+        return self.make_optimizer(self.core.parameters(), lr=LR)
+
+
+class BareManualModule(BareModule):
+    """The same with manual optimization, as ``TorchModel`` trains: the step's backward and optimizer step are its
+    own (through Lightning's ``manual_backward`` and optimizer wrapper)."""
+
+    def __init__(self, workload: Workload) -> None:
+        super().__init__(workload)
+        self.automatic_optimization = False
+
+    def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        return loss.detach()
 
 
 def bare_trainer(n_epochs: int, **kwargs: object) -> L.Trainer:
@@ -74,7 +92,12 @@ def bare_trainer(n_epochs: int, **kwargs: object) -> L.Trainer:
 
 def bare_lightning(workload: Workload, n_epochs: int, batches: TimedBatches) -> None:
     with _lightning_quiet():
-        bare_trainer(n_epochs).fit(BareModule(workload.core()), train_dataloaders=batches)
+        bare_trainer(n_epochs).fit(BareModule(workload), train_dataloaders=batches)
+
+
+def bare_lightning_manual(workload: Workload, n_epochs: int, batches: TimedBatches) -> None:
+    with _lightning_quiet():
+        bare_trainer(n_epochs).fit(BareManualModule(workload), train_dataloaders=batches)
 
 
 def train_model_quiet(workload: Workload, n_epochs: int, batches: TimedBatches) -> None:
@@ -93,7 +116,7 @@ def deep_pipe_train(dpipe: object) -> Callable[[Workload, int, TimedBatches], No
 
     def run(workload: Workload, n_epochs: int, batches: TimedBatches) -> None:
         core = workload.core()
-        optimizer = torch.optim.Adam(core.parameters())
+        optimizer = workload.optimizer(core.parameters())
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # torch.autocast('cuda') on a CPU build warns at every step
             dpipe.train.train(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -20,18 +20,26 @@ SEED = 0
 
 @dataclass(frozen=True)
 class Workload:
-    """A model and one epoch of batches, rebuilt identically (same seed) for every variant."""
+    """A model, its optimizer and one epoch of batches, rebuilt identically (same seed) for every variant."""
 
     name: str
     make_core: Callable[[], nn.Module]
     batches: list[tuple[np.ndarray, np.ndarray]]
+    optimizer: type[torch.optim.Optimizer] = torch.optim.Adam
 
     def core(self) -> nn.Module:
         torch.manual_seed(SEED)
         return self.make_core()
 
     def torch_model(self) -> TorchModel:
-        return TorchModel(self.core(), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.Adam)
+        return TorchModel(self.core(), nn.Softmax(-1), nn.CrossEntropyLoss(), self.optimizer)
+
+    def with_optimizer(self, optimizer: type[torch.optim.Optimizer]) -> Workload:
+        return replace(self, optimizer=optimizer)
+
+    @property
+    def title(self) -> str:
+        return f'{self.name}, {self.optimizer.__name__}'
 
 
 def tiny_mlp() -> Workload:
@@ -91,6 +99,12 @@ class TimedBatches:
         for batch in self.batches:
             stamp(clock())
             yield batch
+
+    def within_epochs_mean_us(self) -> float:
+        """Mean time per step in µs within epochs (every step's share of any per-group cost included, epoch
+        boundaries excluded)."""
+        stamps = np.asarray(self.stamps, dtype=np.int64).reshape(-1, self.batches_per_epoch)
+        return float((stamps[:, -1] - stamps[:, 0]).sum() / (stamps.shape[0] * (self.batches_per_epoch - 1)) / 1e3)
 
     def step_times_us(self, skip: int = 5) -> np.ndarray:
         """Per-step times in µs within epochs (epoch boundaries excluded); the first ``skip`` are dropped."""

@@ -2,9 +2,11 @@
 
 Every variant trains a freshly seeded copy of the same model on the same pre-built in-memory batches, in this one
 process, one thread, the variants interleaved (the order rotates each round). A step's time is the gap between two
-consecutive batch fetches, so it covers the whole loop. Reported: the median over all steps (epoch boundaries
-excluded), its ratio to the raw loop and to bare Lightning, the mean including epoch ends, and the noise (spread of
-the per-round medians). Then a cProfile of ``train_model`` on the tiny MLP. Run: ``python benchmarks/step_overhead.py``.
+consecutive batch fetches, so it covers the whole loop. Reported: the mean time per step within epochs (so a cost
+paid once per group of steps counts, epoch boundaries do not), its ratio to the raw loop and to a bare manual-
+optimization Trainer, the median step, the mean including epoch ends, and the noise (spread of the per-round means).
+Workloads: the tiny MLP with SGD and with Adam, the tutorial CNN with Adam. Then a cProfile of ``train_model`` on the
+tiny MLP. Run: ``python benchmarks/step_overhead.py``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,22 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from _deep_pipe import import_deep_pipe
-from _loops import bare_lightning, deep_pipe_train, raw_loop, train_model_default, train_model_quiet
+from _loops import (
+    bare_lightning,
+    bare_lightning_manual,
+    deep_pipe_train,
+    raw_loop,
+    train_model_default,
+    train_model_quiet,
+)
 from _profile import by_package, profile_steps, top_functions
 from _report import machine, publish, table
 from _workloads import TimedBatches, Workload, tiny_mlp, tutorial_cnn
 
-RAW, BARE, QUIET, DEFAULT, DEEP_PIPE = (
+RAW, BARE, MANUAL, QUIET, DEFAULT, DEEP_PIPE = (
     'raw PyTorch loop',
     'bare Lightning Trainer',
+    'bare Lightning Trainer, manual optimization',
     'train_model, quiet (no bar)',
     'train_model, defaults (bar on)',
     'deep_pipe 0.5.0 train',
@@ -31,8 +41,9 @@ RAW, BARE, QUIET, DEFAULT, DEEP_PIPE = (
 
 
 def measure(workload: Workload, variants: dict, rounds: int, epochs_per_round: int) -> dict[str, dict]:
-    """``{variant: {'steps': per-step µs, 'means': per-round mean µs, 'medians': per-round median µs}}``."""
-    results = {name: {'steps': [], 'means': [], 'medians': []} for name in variants}
+    """``{variant: {'steps': per-step µs, 'means': per-round mean µs, 'within': per-round within-epoch mean µs,
+    'medians': per-round median µs}}``."""
+    results = {name: {'steps': [], 'means': [], 'within': [], 'medians': []} for name in variants}
     names = list(variants)
     for round_index in range(rounds):
         for name in names[round_index % len(names) :] + names[: round_index % len(names)]:
@@ -42,17 +53,19 @@ def measure(workload: Workload, variants: dict, rounds: int, epochs_per_round: i
             steps = batches.step_times_us()
             results[name]['steps'].append(steps)
             results[name]['means'].append(batches.mean_step_us())
+            results[name]['within'].append(batches.within_epochs_mean_us())
             results[name]['medians'].append(float(np.median(steps)))
     return results
 
 
-def best_round_medians(results: dict[str, dict]) -> dict[str, float]:
-    """The headline estimate: the smallest per-round median (other jobs on shared cores only ever add time)."""
-    return {name: min(r['medians']) for name, r in results.items()}
+def best_rounds(results: dict[str, dict]) -> dict[str, float]:
+    """The headline estimate: the smallest per-round mean within epochs (it includes every step's share of a cost
+    paid once per group of steps; other jobs on shared cores only ever add time)."""
+    return {name: min(r['within']) for name, r in results.items()}
 
 
 def overhead_table(results: dict[str, dict], skipped: dict[str, str], baseline: str = RAW) -> tuple[str, dict]:
-    best = best_round_medians(results)
+    best = best_rounds(results)
     rows = []
     for name, r in results.items():
         pooled = float(np.median(np.concatenate(r['steps'])))
@@ -63,39 +76,38 @@ def overhead_table(results: dict[str, dict], skipped: dict[str, str], baseline: 
                 round(best[name], 1),
                 round(best[name] - best[baseline], 1),
                 f'{best[name] / best[baseline]:.3f}',
-                f'{best[name] / best[BARE]:.3f}' if BARE in best else '-',
+                f'{best[name] / best[MANUAL]:.3f}' if MANUAL in best else '-',
                 round(pooled, 1),
                 round(float(min(r['means'])), 1),
-                f'{(max(r["medians"]) - best[name]) / best[name]:.0%}',
+                f'{(max(r["within"]) - best[name]) / best[name]:.0%}',
             )
         )
     rows += [(name, 0, '-', '-', '-', '-', '-', '-', note) for name, note in skipped.items()]
     header = [
         'variant',
         'steps',
-        'µs/step (best round median)',
+        'µs/step (best round, mean within epochs)',
         f'overhead µs vs {baseline}',
         f'x {baseline}',
-        'x bare Lightning',
-        'median of all steps µs',
+        'x bare manual Lightning',
+        'median step µs',
         'mean µs incl. epoch ends',
         'noise: worst round',
     ]
     return table(header, rows), best
 
 
-def targets_table(mlp: dict[str, float], cnn: dict[str, float]) -> str:
-    checks = [
-        ('CNN: train_model (defaults) ≤ 1.02 x raw', cnn[DEFAULT] / cnn[RAW], 1.02),
-        ('CNN: train_model (quiet) ≤ 1.02 x raw', cnn[QUIET] / cnn[RAW], 1.02),
-        ('MLP: train_model (quiet) ≤ 1.15 x raw', mlp[QUIET] / mlp[RAW], 1.15),
-        ('MLP: train_model (quiet) ≤ 1.05 x bare Lightning', mlp[QUIET] / mlp[BARE], 1.05),
-        ('CNN: train_model (quiet) ≤ 1.05 x bare Lightning', cnn[QUIET] / cnn[BARE], 1.05),
-    ]
-    for label, medians in (('MLP', mlp), ('CNN', cnn)):
-        if DEEP_PIPE in medians:
-            for name in (QUIET, DEFAULT):
-                short = 'quiet' if name == QUIET else 'defaults'
+def targets_table(measured: dict[str, dict[str, float]]) -> str:
+    """The issue's targets: ≤ 1.15 x raw and faster than deep_pipe on the tiny MLP (SGD, Adam); ≤ 1.02 x raw on
+    the CNN."""
+    checks = []
+    for key, medians in measured.items():
+        label = {'mlp-sgd': 'MLP, SGD', 'mlp-adam': 'MLP, Adam', 'cnn': 'CNN, Adam'}[key]
+        limit = 1.02 if key == 'cnn' else 1.15
+        for name in (QUIET, DEFAULT):
+            short = 'quiet' if name == QUIET else 'defaults'
+            checks.append((f'{label}: train_model ({short}) ≤ {limit} x raw', medians[name] / medians[RAW], limit))
+            if DEEP_PIPE in medians and key != 'cnn':
                 checks.append(
                     (f'{label}: train_model ({short}) < deep_pipe 0.5.0', medians[name] / medians[DEEP_PIPE], 1.0)
                 )
@@ -116,7 +128,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    variants = {RAW: raw_loop, BARE: bare_lightning, QUIET: train_model_quiet, DEFAULT: train_model_default}
+    variants = {
+        RAW: raw_loop,
+        BARE: bare_lightning,
+        MANUAL: bare_lightning_manual,
+        QUIET: train_model_quiet,
+        DEFAULT: train_model_default,
+    }
     skipped = {}
     dpipe, note = (None, 'skipped (--no-deep-pipe)') if args.no_deep_pipe else import_deep_pipe()
     if dpipe is None:
@@ -126,15 +144,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     report = publish if not args.no_write else lambda _, text: print(text, flush=True)
     mlp_epochs, cnn_epochs = args.epochs_per_round
-    medians = {}
+    measured = {}
     for key, workload, rounds, epochs in (
-        ('mlp', tiny_mlp(), args.mlp_rounds, mlp_epochs),
+        ('mlp-sgd', tiny_mlp().with_optimizer(torch.optim.SGD), args.mlp_rounds, mlp_epochs),
+        ('mlp-adam', tiny_mlp(), args.mlp_rounds, mlp_epochs),
         ('cnn', tutorial_cnn(args.image_size), args.cnn_rounds, cnn_epochs),
     ):
-        print(f'\n{workload.name}: {rounds} rounds x {epochs * 100} steps per variant ...', flush=True)
-        text, medians[key] = overhead_table(measure(workload, variants, rounds, epochs), skipped)
-        report(f'step-overhead-{key}', f'**{workload.name}**\n\n{text}\n\nMachine: {machine()}. {note}.')
-    report('step-targets', targets_table(medians['mlp'], medians['cnn']))
+        print(f'\n{workload.title}: {rounds} rounds x {epochs * 100} steps per variant ...', flush=True)
+        text, measured[key] = overhead_table(measure(workload, variants, rounds, epochs), skipped)
+        report(f'step-overhead-{key}', f'**{workload.title}**\n\n{text}\n\nMachine: {machine()}. {note}.')
+    report('step-targets', targets_table(measured))
 
     stats, n_steps = profile_steps(train_model_quiet, tiny_mlp(), mlp_epochs)
     profile = (

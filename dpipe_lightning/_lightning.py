@@ -49,6 +49,18 @@ def attached_trainer(module: L.LightningModule) -> L.Trainer | None:
     return module._trainer
 
 
+def count_optimizer_step(trainer: L.Trainer) -> None:
+    """Count one optimizer step taken without Lightning's optimizer wrapper, as the wrapper would.
+
+    Under manual optimization ``trainer.global_step`` is the number of steps of the Trainer's optimizer wrapper;
+    inside a group of real steps ``TorchModel`` steps the optimizer itself and counts each step here, so the
+    global step (checkpoint names, ``max_epochs`` bookkeeping, resume) stays the number of real steps.
+    """
+    progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+    progress.increment_ready()
+    progress.increment_completed()
+
+
 def optimizer_to_device(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
     """Move ``optimizer``'s state to ``device``, as Lightning does when it sets up and tears down a run.
 

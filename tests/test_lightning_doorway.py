@@ -26,6 +26,7 @@ from dpipe_lightning._lightning import (
     HOOK_NAME_ATTRIBUTE,
     attached_trainer,
     cluster_environment,
+    count_optimizer_step,
     keep_csv_rows_before,
     kill_launched_processes,
     optimizer_to_device,
@@ -183,6 +184,33 @@ def test_restore_from_makes_the_fit_restore_from_the_given_file(tmp_path):
         assert trainer.ckpt_path == str(tmp_path / 'one.ckpt')
         assert module.hook_names == ['on_train_epoch_start']  # epoch 0 came from the checkpoint: only epoch 1 ran
         assert trainer.global_step == 4
+
+
+class RawSteps(Recorder):
+    """Manual optimization that steps its optimizer itself, and counts each step through the doorway."""
+
+    def __init__(self):
+        super().__init__()
+        self.automatic_optimization = False
+        self.optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def training_step(self, batch, batch_idx):
+        for _ in range(3):  # three real steps in one Lightning batch
+            self.optimizer.zero_grad()
+            self.layer(batch).sum().backward()
+            self.optimizer.step()
+            count_optimizer_step(self.trainer)
+
+    def configure_optimizers(self):
+        return self.optimizer
+
+
+def test_count_optimizer_step_counts_in_the_global_step_and_the_count_survives_a_resume(tmp_path):
+    trainer = fit(RawSteps())
+    assert trainer.global_step == 6  # two batches of three steps
+    trainer.save_checkpoint(tmp_path / 'raw.ckpt')
+    assert fit(RawSteps(), max_epochs=2, ckpt_path=tmp_path / 'raw.ckpt').global_step == 12
+    assert fit(Recorder()).global_step == 2  # automatic optimization counts as before
 
 
 # what reaches into Lightning's privates: private imports, private connectors and loops, private attributes

@@ -13,17 +13,18 @@ import torch
 from torch import nn
 
 from .._checks import check_callable, plain_signature, reject
-from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, optimizer_to_device
+from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, count_optimizer_step, optimizer_to_device
 from ..train._run_state import RunState
+from ..train._stream import StepGroup
 from ..train.policy import EarlyStopping
 from ._step_audit import StepAudit
 from ._steps import as_loss, as_tuple, failed_step_note
-from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr, to_np
+from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr, to_np, to_var
 
 __all__ = ['TorchModel']
 
 # attributes that never hold parameters, buffers or modules
-_PLAIN_ATTRIBUTES = frozenset({HOOK_NAME_ATTRIBUTE, '_run_of'})
+_PLAIN_ATTRIBUTES = frozenset({HOOK_NAME_ATTRIBUTE, '_run_of', '_group_run'})
 
 
 class TorchModel(L.LightningModule):
@@ -76,6 +77,7 @@ class TorchModel(L.LightningModule):
             reject(TypeError, 'optimize', expected, optimize, f', which built a {type(self.optimizer).__name__}')
         self._audit = StepAudit(self.optimizer)
         self._run_of: tuple[L.Trainer, RunState | None] | None = None  # the train_model run of the attached Trainer
+        self._group_run: RunState | None = None  # the run whose group of steps is being trained
 
     # ---- deep_pipe's interface ----
 
@@ -109,6 +111,12 @@ class TorchModel(L.LightningModule):
         if lr is not None:
             set_lr(self.optimizer, lr)
         self._audit.through_backward_step = True
+        if self._group_run is not None:  # one process, full precision, nothing that hooks a step (step_group_size)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            count_optimizer_step(self.trainer)
+            return
         trainer = attached_trainer(self)
         if trainer is None or not trainer.training:
             self.optimizer.zero_grad(set_to_none=True)
@@ -164,6 +172,11 @@ class TorchModel(L.LightningModule):
 
     def _on_model_device(self, inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
         """Numpy arrays become tensors (no dtype cast); everything goes to the model's device."""
+        if self._group_run is not None:  # the group's loop moved the batch already (unless a subclass changed it)
+            device = self.device
+            if all(isinstance(x, torch.Tensor) and x.device == device for x in inputs):
+                return inputs
+            return sequence_to_var(*inputs, device=device)
         trainer = attached_trainer(self)
         # inside a run Lightning already moved the batch, and tracks the device; outside, look at the weights
         device = self.device if trainer is not None and trainer.training else self.parameters_device
@@ -238,12 +251,21 @@ class TorchModel(L.LightningModule):
         """``do_train_step(*batch, **values)``: the batch is ``(inputs..., target)``.
 
         In a ``train_model`` run the values are the policies' and the constants; under a plain ``Trainer.fit`` the
-        step gets ``lr=None``, so the optimizer keeps its own learning rate.
+        step gets ``lr=None``, so the optimizer keeps its own learning rate. A `StepGroup` (a run whose steps are
+        grouped) is trained one real batch at a time, each a step of its own.
         """
-        batch = as_tuple(batch)
         trainer = self.trainer
         run = self._run(trainer)
+        if isinstance(batch, StepGroup) and run is not None:
+            return self._train_group(batch, trainer, run)
         self._audit.before_step(trainer)
+        loss = self._train_one(as_tuple(batch), trainer, run)
+        if loss is not None:
+            self._audit.after_step(trainer, self, run)
+        return loss
+
+    def _train_one(self, batch: tuple[Any, ...], trainer: L.Trainer, run: RunState | None) -> torch.Tensor | None:
+        """One real step; ``None`` when it was skipped (non-finite loss) or raised ``EarlyStopping``."""
         skipped = run.skipped_in_epoch if run is not None else 0
         try:
             loss = self.do_train_step(*batch, **(run.step_kwargs if run is not None else {'lr': None}))
@@ -261,8 +283,30 @@ class TorchModel(L.LightningModule):
             raise
         if run is not None and run.skipped_in_epoch != skipped:
             return None  # a skipped step has no loss to record
-        self._audit.after_step(trainer, self, run)
-        return as_loss(loss, f'{type(self).__name__}.do_train_step')
+        return loss if isinstance(loss, torch.Tensor) else as_loss(loss, f'{type(self).__name__}.do_train_step')
+
+    def _train_group(self, group: StepGroup, trainer: L.Trainer, run: RunState) -> None:
+        """Each real batch of ``group`` as a step of its own, inside the run's callbacks' batch hooks.
+
+        Lightning's batch hooks see the group; the run's callbacks leave it to this loop, which calls theirs around
+        every real step, so policies, checkpoints, stop signals and the progress bar work step by step.
+        """
+        callbacks, device = run.step_callbacks, self.device
+        self._group_run = run
+        try:
+            for batch in group.batches(run.steps_in_epoch):
+                batch = self.transfer_batch_to_device(as_tuple(batch), device, 0)
+                index = run.steps_in_epoch
+                for callback in callbacks:
+                    callback.on_train_batch_start(trainer, self, batch, index)
+                loss = self._train_one(batch, trainer, run)
+                for callback in callbacks:
+                    callback.on_train_batch_end(trainer, self, loss, batch, index)
+                if trainer.should_stop or run.stop_requested:
+                    break
+        finally:
+            self._group_run = None
+        return None
 
 
 def _no_gradient_sync(trainer: L.Trainer) -> contextlib.AbstractContextManager:
@@ -274,7 +318,7 @@ def _no_gradient_sync(trainer: L.Trainer) -> contextlib.AbstractContextManager:
 def _to_device(x: Any, device: torch.device) -> Any:
     """Numpy arrays become tensors on ``device`` (no dtype cast); tensors are moved; anything else is kept."""
     if isinstance(x, np.ndarray):
-        return sequence_to_var(x, device=device)[0]
+        return to_var(x, device=device)
     if isinstance(x, torch.Tensor):
         return x.to(device, non_blocking=True)
     return x

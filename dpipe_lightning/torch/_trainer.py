@@ -28,6 +28,7 @@ from ..train._rank_agreement import ResumeChoice
 from ..train._run_state import RunState
 from ..train.policy import ValuePolicy
 from ._arguments import TrainArguments
+from ._step_groups import step_group_size
 
 __all__ = ['build_trainer', 'execute']
 
@@ -47,6 +48,10 @@ def execute(
             preemption = Preemption(run, arguments.signal_check_steps, arguments.signal_check_seconds)
             trainer = build_trainer(arguments, run, resume, preemption)  # before any thread or file
             model = arguments.model
+            run.step_callbacks = [c for c in trainer.callbacks if getattr(c, 'run_state', None) is run]
+            run.data.group_size = step_group_size(trainer, model, run)  # a resumed run keeps the saved one
+            if run.data.group_size > 1:  # Lightning's batches are groups: its per-batch logging interval counts them
+                trainer.log_every_n_steps = min(trainer.log_every_n_steps, len(run.data))
             # validation is validate(): a module with a validation_step gets no validation data (limit_val_batches=0)
             has_validation_step = type(model).validation_step is not L.LightningModule.validation_step
             validation = {'val_dataloaders': []} if has_validation_step else {}
@@ -73,7 +78,7 @@ def build_trainer(
     epoch_loggers, step_loggers = _loggers(arguments, checkpoint)
     ours: dict[str, Any] = dict(
         max_epochs=_max_epochs(arguments.n_epochs, checkpoint),
-        limit_train_batches=arguments.epoch_length or 1.0,
+        limit_train_batches=1.0,  # an epoch is the batch iterator's (in groups of steps, see step_group_size)
         limit_val_batches=0,  # validation is validate(); fit gets no validation loaders (val_dataloaders=[])
         logger=list(dict.fromkeys([*epoch_loggers, *step_loggers])) or False,
         callbacks=_callbacks(arguments, run, epoch_loggers, step_loggers, resume, preemption),

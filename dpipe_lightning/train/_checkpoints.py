@@ -10,10 +10,11 @@ import lightning as L
 from lightning.pytorch.callbacks import Checkpoint
 
 from ._checkpoint_files import rotate
-from ._nonfinite import check_pending_loss
+from ._nonfinite import check_pending_losses
 from ._preemption import Preempted
 from ._rank_agreement import ResumeChoice
 from ._run_state import RunState
+from ._stream import StepGroup
 
 __all__ = ['ResumeCheckpoint']
 
@@ -55,6 +56,8 @@ class ResumeCheckpoint(Checkpoint):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        if isinstance(batch, StepGroup):
+            return  # the model calls this hook for each step of the group
         run = self.run_state
         if run.at_epoch_end() or trainer.should_stop:
             return  # the epoch ends now: its end saves (and ends a preempted run)
@@ -79,7 +82,7 @@ class ResumeCheckpoint(Checkpoint):
             raise Preempted(run.preempted, run.requeue)
 
     def _save(self, trainer: L.Trainer) -> None:
-        check_pending_loss(self.run_state)
+        check_pending_losses(self.run_state)
         path = self.folder / f'epoch={trainer.current_epoch:04d}-step={self.run_state.steps_done:08d}.ckpt'
         trainer.save_checkpoint(path, weights_only=False)
         self.run_state.saved_checkpoint = path

@@ -14,12 +14,13 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
 from ._epoch_logs import epoch_scalars, log_epoch, naming_the_log_folder
-from ._nonfinite import check_pending_loss
+from ._nonfinite import check_pending_losses, queue_loss
 from ._preemption import Preempted, Preemption
 from ._rank_agreement import ResumeChoice
 from ._rng import rng_states, set_rng_states
 from ._run_state import STATE_KEY, RunState, gather_from_ranks
 from ._scalars import flatten_scalars, numeric
+from ._stream import StepGroup
 from .policy import EarlyStopping, Policy
 
 __all__ = ['RunDriver', 'overrides']
@@ -111,7 +112,7 @@ class RunDriver(Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         run = self.run_state
         epoch = run.first_epoch + trainer.current_epoch
-        run.epoch_losses, run.skipped_in_epoch, run.steps_in_epoch, run.pending_loss = [], 0, 0, None
+        run.epoch_losses, run.skipped_in_epoch, run.steps_in_epoch, run.pending_losses = [], 0, 0, []
         run.epochs_done, run.stop_requested = epoch, False
         run.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch), first_stop_ends=True)
         self._decide_stop(trainer, not run.epoch_ran)
@@ -120,6 +121,8 @@ class RunDriver(Callback):
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        if isinstance(batch, StepGroup):
+            return  # the model calls this hook for each step of the group
         run = self.run_state
         epoch, iteration, step = run.epochs_done, run.steps_in_epoch, run.steps_done
         run.steps_done += 1
@@ -138,17 +141,20 @@ class RunDriver(Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        if isinstance(batch, StepGroup):
+            return  # the model calls this hook for each step of the group
         run = self.run_state
         epoch, iteration, step = run.epochs_done, run.steps_in_epoch - 1, run.steps_done - 1
         if run.stop_requested:
             self._request_stop(trainer)
-        check_pending_loss(run)  # the previous step's, now that this one is queued
-        loss = outputs.get('loss') if isinstance(outputs, Mapping) else outputs
+        loss = outputs  # a tensor (first: the cheap check), or Lightning's {'loss': ...}
+        if not isinstance(loss, torch.Tensor) and isinstance(loss, Mapping):
+            loss = loss.get('loss')
         if isinstance(loss, torch.Tensor):
             loss = loss.detach()
             run.epoch_losses.append(loss)
             if not run.skip_nonfinite:
-                run.pending_loss = epoch, step, loss
+                queue_loss(run, epoch, step, loss)
             if self._on_step_end:
                 value = float(loss)
                 if self._call_stopping(lambda p: p.train_step_finished(epoch, iteration, value), self._on_step_end):
@@ -161,7 +167,7 @@ class RunDriver(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         run = self.run_state
-        check_pending_loss(run)
+        check_pending_losses(run)
         if not run.epoch_ran:
             return
         epoch = run.epochs_done

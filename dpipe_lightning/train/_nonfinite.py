@@ -6,24 +6,37 @@ import torch
 
 from ._run_state import RunState
 
-__all__ = ['check_pending_loss']
+__all__ = ['check_pending_losses', 'queue_loss']
 
 
-def check_pending_loss(run: RunState) -> None:
-    """Check the newest unchecked step loss now (one device sync); ``FloatingPointError`` if it is not finite.
+def queue_loss(run: RunState, epoch: int, step: int, loss: torch.Tensor) -> None:
+    """Queue step ``step``'s loss for the check, first checking those queued before once a group's worth waits.
 
-    The driver queues step ``k``'s loss and checks it after step ``k + 1`` was queued, so the check never stalls
-    the device; the last loss of an epoch is checked before anything is logged, and any loss before a checkpoint
-    is saved, so that no checkpoint ever holds the weights of a diverged step.
+    With one step per Lightning batch step ``k``'s loss is checked when step ``k + 1``'s is queued, so the check
+    never waits for the step just queued; with groups of K steps the K queued losses are checked together, once per
+    group.
     """
-    if run.pending_loss is None:
+    if len(run.pending_losses) >= run.data.group_size:
+        check_pending_losses(run)
+    run.pending_losses.append((epoch, step, loss))
+
+
+def check_pending_losses(run: RunState) -> None:
+    """Check the queued step losses now (one device sync); ``FloatingPointError`` names the first non-finite one.
+
+    The last losses of an epoch are checked before anything is logged, and all of them before a checkpoint is
+    saved, so that no checkpoint ever holds the weights of a diverged step.
+    """
+    pending, run.pending_losses = run.pending_losses, []
+    if not pending:
         return
-    epoch, step, loss = run.pending_loss
-    run.pending_loss = None
-    if not bool(torch.isfinite(loss).all()):
-        raise FloatingPointError(
-            f'The training loss is {loss.detach().cpu().tolist()} at epoch {epoch}, step {step} '
-            f'(counted from 0 over the whole run): training stopped, the newest checkpoint is the last good '
-            f'state. Lower the learning rate, check the data, or pass nonfinite_loss="skip" to train_model to '
-            f'skip such steps.'
-        )
+    losses = pending[0][2] if len(pending) == 1 else torch.cat([loss.reshape(-1) for *_, loss in pending])
+    if bool(torch.isfinite(losses).all()):
+        return
+    epoch, step, loss = next(item for item in pending if not bool(torch.isfinite(item[2]).all()))
+    raise FloatingPointError(
+        f'The training loss is {loss.detach().cpu().tolist()} at epoch {epoch}, step {step} '
+        f'(counted from 0 over the whole run): training stopped, the newest checkpoint is the last good '
+        f'state. Lower the learning rate, check the data, or pass nonfinite_loss="skip" to train_model to '
+        f'skip such steps.'
+    )

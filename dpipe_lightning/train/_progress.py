@@ -17,6 +17,7 @@ from tqdm import tqdm
 from ._history import short_name
 from ._notebook import NotebookDisplay, in_jupyter
 from ._run_state import RunState
+from ._stream import StepGroup
 
 __all__ = ['PolicyProgressBar', 'epoch_line']
 
@@ -74,8 +75,7 @@ class PolicyProgressBar(TQDMProgressBar):
         self._epoch_start = self._last_line = time.monotonic()
         if not self.is_enabled:
             return
-        description, total = f'Epoch {self.run_state.epochs_done}', self.total_train_batches
-        total = None if total == math.inf else int(total)
+        description, total = f'Epoch {self.run_state.epochs_done}', self.run_state.data.length  # steps, not groups
         bar = self.train_progress_bar
         if bar.disable:
             self.train_progress_bar = self._new_bar(description, total, self.get_metrics(trainer, pl_module))
@@ -88,11 +88,13 @@ class PolicyProgressBar(TQDMProgressBar):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        bar, now = self.train_progress_bar, time.monotonic()
-        if bar.disable or (now - self._last_draw < self.min_interval and batch_idx + 1 != bar.total):
+        if isinstance(batch, StepGroup):
+            return  # the model calls this hook for each step of the group
+        bar, now, steps = self.train_progress_bar, time.monotonic(), self.run_state.steps_in_epoch
+        if bar.disable or (now - self._last_draw < self.min_interval and steps != bar.total):
             return
         self._last_draw = now
-        bar.n = batch_idx + 1
+        bar.n = steps
         bar.set_postfix(self.get_metrics(trainer, pl_module))  # one redraw, with the new count
         self._show_progress()
 

@@ -78,7 +78,7 @@ class RunState:
 
     # ---- within one process, never saved ----
     step_kwargs: dict[str, Any] = field(default_factory=dict)  # what the next do_train_step gets by name
-    pending_loss: tuple[int, int, torch.Tensor] | None = None  # (epoch, step, loss) not yet checked for NaN
+    pending_losses: list[tuple[int, int, torch.Tensor]] = field(default_factory=list)  # (epoch, step, loss) unchecked
     pending_grads: list[torch.Tensor | None] | None = None  # restored mid-accumulation, set on the model at start
     signal_received: int | None = None  # the first stop signal this process got
     requeue_requested: bool = False  # this process got the SLURM requeue signal
@@ -86,6 +86,7 @@ class RunState:
     requeue: bool = False  # every rank agreed to requeue the SLURM job after stopping
     saved_checkpoint: Path | None = None  # the file of the latest save
     interruption: BaseException | None = None  # what ended the run early (Ctrl+C, an error)
+    step_callbacks: list[Any] = field(default_factory=list)  # the run's callbacks, called per step in a StepGroup
 
     @property
     def value_policies(self) -> dict[str, ValuePolicy]:
@@ -128,6 +129,7 @@ class RunState:
             'stop_requested': self.stop_requested,
             'stopped': self.stopped,
             'history': self.history.state_dict(),
+            'group_size': self.data.group_size,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -136,6 +138,8 @@ class RunState:
                 policy.load_state_dict(state['policies'][name])
         for name in ('epochs_done', 'steps_done', 'steps_in_epoch', 'epoch_ran', 'stop_requested', 'stopped'):
             setattr(self, name, state[name])
+        if self.data.group_size > 1:  # a resumed run groups its steps as the saved one did (1: not at all)
+            self.data.group_size = state.get('group_size', 1)
         if 'history' in state:  # a checkpoint written before histories were saved: the epochs from here on
             self.history.load_state_dict(state['history'])
 

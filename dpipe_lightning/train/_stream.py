@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .._checks import check_callable
 
-__all__ = ['EpochView', 'as_batch_iter', 'batches_per_epoch']
+__all__ = ['EpochView', 'StepGroup', 'as_batch_iter', 'batches_per_epoch']
 
 
 class EpochView:
@@ -16,22 +17,34 @@ class EpochView:
 
     ``__iter__`` is a generator, so Lightning's probing ``iter()`` consumes nothing. Without a declared length
     Lightning reads one batch ahead to find the epoch's last one; ``exhausted`` then says that it found it.
+
+    With ``group_size`` K > 1 Lightning iterates groups instead, ``ceil(length / K)`` of them an epoch: each `StepGroup`
+    stands for the next real batches up to the following multiple of K (counted from the epoch's start), which the
+    model's ``training_step`` takes one by one as it trains on them.
     """
 
     def __init__(self, batch_iter: Callable[[], Iterable[Any]], length: int | None) -> None:
         self.batch_iter = batch_iter
         self.length = length
         self.exhausted = False
+        self.group_size = 1
+        self._batches: Iterator[Any] = iter(())
 
     def __iter__(self) -> Iterator[Any]:
         self.exhausted = False
-        yield from self.batch_iter()
-        self.exhausted = True
+        if self.group_size == 1:
+            yield from self.batch_iter()
+            self.exhausted = True
+            return
+        self._batches = iter(self.batch_iter())
+        group = StepGroup(self)
+        while True:  # Lightning takes as many groups as the epoch's length says
+            yield group
 
     def __len__(self) -> int:
         if self.length is None:
             raise TypeError('The batch iterator does not declare batches_per_epoch.')
-        return self.length
+        return -(-self.length // self.group_size)
 
     # Lightning saves and restores these for a resumable loader; the stream's position is restored by RunState.
     def state_dict(self) -> dict[str, Any]:
@@ -39,6 +52,21 @@ class EpochView:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         pass
+
+
+class StepGroup:
+    """One Lightning batch that carries several real steps: the epoch's next batches, up to the group's boundary."""
+
+    __slots__ = ('view',)
+
+    def __init__(self, view: EpochView) -> None:
+        self.view = view
+
+    def batches(self, steps_in_epoch: int) -> Iterator[Any]:
+        """The real batches of the group that starts after ``steps_in_epoch`` steps, fetched one at a time."""
+        size, length = self.view.group_size, self.view.length or 0
+        boundary = min(length, (steps_in_epoch // size + 1) * size)  # a run resumed inside a group finishes it
+        return itertools.islice(self.view._batches, max(boundary - steps_in_epoch, 0))
 
 
 class _CallableBatchIter(contextlib.AbstractContextManager):

@@ -78,3 +78,13 @@ def test_an_infinite_loss_is_caught_too(make_model, batch_iter):
 
     with pytest.raises(FloatingPointError, match='loss is inf at epoch 0, step 0'):
         train_model(make_model(InfLoss), batch_iter, n_epochs=1, lr=1e-3, enable_progress_bar=False)
+
+
+def test_a_nan_inside_a_group_of_steps_is_named_by_its_step_and_its_epoch_not_logged(make_model, batch_iter, tmp_path):
+    # one process, full precision: the epoch's steps run as one group, their losses are checked together
+    with pytest.raises(FloatingPointError, match=r'loss is nan at epoch 1, step 5 '):
+        train_model(make_model(NanAtStep), batch_iter, n_epochs=3, lr=1e-3, log_path=tmp_path,
+                    enable_progress_bar=False)  # fmt: skip
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert [e.step for e in events.Scalars('train/loss')] == [0]  # epoch 1, with its NaN step, was not logged

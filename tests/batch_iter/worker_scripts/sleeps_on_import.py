@@ -3,5 +3,7 @@
 import os
 import time
 
-print(f'sleeping in worker {os.getpid()}', flush=True)
+# one write(2): the two workers share the test's pipe, and print's separate writes of the text and the newline
+# could interleave into one line
+os.write(1, f'sleeping in worker {os.getpid()}\n'.encode())
 time.sleep(60)
