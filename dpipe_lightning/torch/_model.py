@@ -12,14 +12,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_callable, plain_signature, reject
+from .._checks import check_callable, reject
 from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, count_optimizer_step, optimizer_to_device
 from ..train._run_state import RunState
 from ..train._stream import StepGroup
 from ..train.policy import EarlyStopping
 from ._step_audit import StepAudit
-from ._steps import as_loss, as_tuple, failed_step_note
-from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr, to_np, to_var
+from ._steps import as_loss, as_tuple, failed_step_note, model_expectation, to_device
+from ._utils import load_model_state, save_model_state, sequence_to_var, set_lr, to_np
 
 __all__ = ['TorchModel']
 
@@ -115,7 +115,7 @@ class TorchModel(L.LightningModule):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            count_optimizer_step(self.trainer)
+            count_optimizer_step(attached_trainer(self))
             return
         trainer = attached_trainer(self)
         if trainer is None or not trainer.training:
@@ -204,8 +204,8 @@ class TorchModel(L.LightningModule):
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         if isinstance(batch, tuple | list):
-            return type(batch)(_to_device(x, device) for x in batch)
-        return _to_device(batch, device)
+            return type(batch)(to_device(x, device) for x in batch)
+        return to_device(batch, device)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         """The logits: ``model_core(*inputs)``."""
@@ -279,7 +279,7 @@ class TorchModel(L.LightningModule):
             self._audit.explain(error, trainer, self)
             where = f'{type(self).__name__}.do_train_step'
             epoch = run.epochs_done if run is not None else trainer.current_epoch
-            error.add_note(failed_step_note(where, epoch, batch, f'The model expects {_expectation(self)}.'))
+            error.add_note(failed_step_note(where, epoch, batch, f'The model expects {model_expectation(self)}.'))
             raise
         if run is not None and run.skipped_in_epoch != skipped:
             return None  # a skipped step has no loss to record
@@ -313,32 +313,6 @@ def _no_gradient_sync(trainer: L.Trainer) -> contextlib.AbstractContextManager:
     """Under DDP, no gradient all-reduce for this backward (the documented way for accumulation windows)."""
     block = getattr(trainer.strategy, 'block_backward_sync', None)
     return block() if callable(block) else contextlib.nullcontext()
-
-
-def _to_device(x: Any, device: torch.device) -> Any:
-    """Numpy arrays become tensors on ``device`` (no dtype cast); tensors are moved; anything else is kept."""
-    if isinstance(x, np.ndarray):
-        return to_var(x, device=device)
-    if isinstance(x, torch.Tensor):
-        return x.to(device, non_blocking=True)
-    return x
-
-
-def _expectation(model: TorchModel) -> str:
-    """The inputs, then the target (the batch's last element); the first layer's input size; the weights' dtype."""
-    parts = [f'do_train_step{plain_signature(model.do_train_step)} with the inputs first and the target last']
-    for module in model.model_core.modules():
-        name = type(module).__name__
-        features, channels = getattr(module, 'in_features', None), getattr(module, 'in_channels', None)
-        if isinstance(features, int):
-            parts.append(f'its first {name} layer takes {features} input features')
-            break
-        if isinstance(channels, int):
-            parts.append(f'its first {name} layer takes {channels} input channels, i.e. (batch, {channels}, ...)')
-            break
-    weight = next(model.model_core.parameters())
-    parts.append(f'the weights are {weight.dtype} on {weight.device}')
-    return '; '.join(parts)
 
 
 def _check_arguments(model_core: Any, logits2pred: Any, logits2loss: Any, optimize: Any, cuda: Any) -> None:

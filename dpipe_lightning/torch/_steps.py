@@ -11,11 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import callable_name, reject
+from .._checks import callable_name, plain_signature, reject
 from ..train._run_state import RunState
 from ..train.policy import EarlyStopping
+from ._utils import to_var
 
-__all__ = ['StepFunction', 'as_loss', 'as_tuple', 'failed_step_note']
+__all__ = ['StepFunction', 'as_loss', 'as_tuple', 'failed_step_note', 'model_expectation', 'to_device']
 
 
 def as_tuple(batch: Any) -> tuple[Any, ...]:
@@ -108,3 +109,32 @@ class StepFunction(L.LightningModule):
             error.add_note(failed_step_note(self._name, run.epochs_done, batch))
             raise
         return as_loss(loss, self._name)
+
+
+def to_device(x: Any, device: torch.device) -> Any:
+    """Numpy arrays become tensors on ``device`` (no dtype cast); tensors are moved; anything else is kept."""
+    if isinstance(x, np.ndarray):
+        if x.flags.c_contiguous and x.dtype != np.object_:  # the common case, at the least cost
+            tensor = torch.from_numpy(x)
+            return tensor if tensor.device == device else tensor.to(device, non_blocking=True)
+        return to_var(x, device=device)
+    if isinstance(x, torch.Tensor):
+        return x.to(device, non_blocking=True)
+    return x
+
+
+def model_expectation(model: Any) -> str:
+    """The inputs, then the target (the batch's last element); the first layer's input size; the weights' dtype."""
+    parts = [f'do_train_step{plain_signature(model.do_train_step)} with the inputs first and the target last']
+    for module in model.model_core.modules():
+        name = type(module).__name__
+        features, channels = getattr(module, 'in_features', None), getattr(module, 'in_channels', None)
+        if isinstance(features, int):
+            parts.append(f'its first {name} layer takes {features} input features')
+            break
+        if isinstance(channels, int):
+            parts.append(f'its first {name} layer takes {channels} input channels, i.e. (batch, {channels}, ...)')
+            break
+    weight = next(model.model_core.parameters())
+    parts.append(f'the weights are {weight.dtype} on {weight.device}')
+    return '; '.join(parts)

@@ -13,7 +13,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
-from ._epoch_logs import epoch_scalars, log_epoch, naming_the_log_folder
+from ._epoch_logs import epoch_losses, epoch_scalars, log_epoch, naming_the_log_folder, validate_on_rank_zero
 from ._nonfinite import check_pending_losses, queue_loss
 from ._preemption import Preempted, Preemption
 from ._rank_agreement import ResumeChoice
@@ -81,6 +81,10 @@ class RunDriver(Callback):
         self._rank, self._world_size = 0, 1
         self._module: L.LightningModule | None = None
         self._bar_shown = -math.inf
+        self._metric_readers = True
+        self._unpublished: dict[str, float] | None = None  # the last epoch's scalars, until put into Lightning's
+        self._kwargs: dict[str, Any] | None = None  # what every step gets while no policy has step hooks
+        self._values_per_step = bool(self._on_step_start or self._on_step_end)
 
     @property
     def state_key(self) -> str:
@@ -90,6 +94,7 @@ class RunDriver(Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._rank, self._world_size, self._module = trainer.global_rank, trainer.world_size, pl_module
+        self._metric_readers = any(getattr(c, 'run_state', None) is not self.run_state for c in trainer.callbacks)
         if self.resume is not None:
             self.resume.agree(trainer)
         if self._world_size > 1 and callable(getattr(self.batch_iter, 'set_rank', None)):
@@ -113,7 +118,7 @@ class RunDriver(Callback):
         run = self.run_state
         epoch = run.first_epoch + trainer.current_epoch
         run.epoch_losses, run.skipped_in_epoch, run.steps_in_epoch, run.pending_losses = [], 0, 0, []
-        run.epochs_done, run.stop_requested = epoch, False
+        run.epochs_done, run.stop_requested, self._kwargs = epoch, False, None
         run.epoch_ran = not self._call_stopping(lambda p: p.epoch_started(epoch), first_stop_ends=True)
         self._decide_stop(trainer, not run.epoch_ran)
         self._publish_lr(trainer)
@@ -136,7 +141,9 @@ class RunDriver(Callback):
                     with naming_the_log_folder(logger, trainer):
                         logger.log_metrics(flatten_scalars('step/policies', numeric(values)), step=step)
             self._publish_lr(trainer)
-        run.step_kwargs = {**run.constants, **run.current_values()}
+        if self._kwargs is None or self._values_per_step:
+            self._kwargs = {**run.constants, **run.current_values()}
+        run.step_kwargs = self._kwargs
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -151,7 +158,7 @@ class RunDriver(Callback):
         if not isinstance(loss, torch.Tensor) and isinstance(loss, Mapping):
             loss = loss.get('loss')
         if isinstance(loss, torch.Tensor):
-            loss = loss.detach()
+            loss = loss.detach() if loss.requires_grad else loss
             run.epoch_losses.append(loss)
             if not run.skip_nonfinite:
                 queue_loss(run, epoch, step, loss)
@@ -168,15 +175,17 @@ class RunDriver(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         run = self.run_state
         check_pending_losses(run)
-        if not run.epoch_ran:
+        if not run.epoch_ran:  # a policy stopped training when this epoch started: the last epoch was the one before
+            if self._unpublished is not None:
+                self._publish_metrics(trainer, pl_module, self._unpublished)
             return
         epoch = run.epochs_done
         run.epochs_done = epoch + 1
-        train_losses = self._epoch_losses(trainer)
+        train_losses = epoch_losses(trainer, run.epoch_losses)
         values = run.current_values()
         stop = trainer.should_stop or run.stop_requested
         try:
-            metrics = self._validate(trainer)
+            metrics = validate_on_rank_zero(trainer, run.validate, epoch)
         except EarlyStopping:
             metrics, stop = None, True
 
@@ -187,14 +196,17 @@ class RunDriver(Callback):
             if logger not in self.epoch_loggers:
                 with naming_the_log_folder(logger, trainer):
                     logger.save()
-        # Lightning's metric state, read by EarlyStopping, ModelCheckpoint and the progress bars after this hook;
-        # every rank has the same values ('max' keeps them exact where Lightning syncs them)
-        pl_module.log_dict(scalars, prog_bar=True, logger=False, on_epoch=True, sync_dist=trainer.world_size > 1,
-                           reduce_fx='max')  # fmt: skip
+        if self._metric_readers:  # they read Lightning's metric state after this hook
+            self._publish_metrics(trainer, pl_module, scalars)
 
         hook = lambda p: p.epoch_finished(epoch, train_losses=train_losses, metrics=metrics)  # noqa: E731
         stop = self._call_stopping(hook) or stop
         self._decide_stop(trainer, stop)
+        self._kwargs = None  # the policies' values may have changed
+        if not self._metric_readers:  # for whoever reads trainer.callback_metrics after the run
+            self._unpublished = scalars
+            if trainer.should_stop or trainer.current_epoch + 1 == trainer.max_epochs:
+                self._publish_metrics(trainer, pl_module, scalars)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self.run_state.interruption = exception
@@ -227,6 +239,7 @@ class RunDriver(Callback):
             self.batch_iter.load_state_dict(mine['batch_iter'])
         run.pending_grads = mine.get('grads')
         set_rng_states(mine['rng'])
+        self._kwargs = None
 
     # ---- helpers ----
 
@@ -247,6 +260,17 @@ class RunDriver(Callback):
                 if first_stop_ends:
                     break
         return stop
+
+    @staticmethod
+    def _publish_metrics(trainer: L.Trainer, pl_module: L.LightningModule, scalars: dict[str, float]) -> None:
+        """The epoch's scalars into Lightning's metric state (``trainer.callback_metrics``, the progress bars').
+
+        Every rank has the same values ('max' keeps them exact where Lightning syncs them). Lightning's logging
+        costs about half a millisecond a tag, so without a callback that could read them during the run (only the
+        run's own) they are put there once, after the last epoch.
+        """
+        pl_module.log_dict(scalars, prog_bar=True, logger=False, on_epoch=True, sync_dist=trainer.world_size > 1,
+                           reduce_fx='max')  # fmt: skip
 
     def _publish_lr(self, trainer: L.Trainer) -> None:
         """Write the ``lr`` policy's value into the optimizer now, for those who read it before the step does
@@ -277,27 +301,3 @@ class RunDriver(Callback):
         stop = trainer.strategy.reduce_boolean_decision(bool(stop), all=False)
         trainer.should_stop = stop
         self.run_state.stopped = self.run_state.stopped or stop
-
-    def _epoch_losses(self, trainer: L.Trainer) -> list[float]:
-        """This epoch's step losses as floats, averaged over ranks: one device sync per epoch."""
-        losses = self.run_state.epoch_losses
-        if not losses:
-            return []
-        stacked = torch.stack(losses).float()
-        if trainer.world_size > 1:
-            stacked = trainer.strategy.reduce(stacked, reduce_op='mean')
-        return stacked.cpu().tolist()
-
-    def _validate(self, trainer: L.Trainer) -> dict[str, Any] | None:
-        validate = self.run_state.validate
-        if validate is None:
-            return None
-        metrics = validate() if trainer.is_global_zero else None
-        if trainer.world_size > 1:
-            metrics = trainer.strategy.broadcast(metrics, src=0)
-        if not isinstance(metrics, Mapping):
-            raise TypeError(
-                f'validate() must return a dict of metric name -> value, got {type(metrics).__name__}: {metrics!r}. '
-                f"Epoch {self.run_state.epochs_done - 1}'s scalars were not logged and its checkpoint was not saved."
-            )
-        return dict(metrics)

@@ -76,6 +76,7 @@ class Preemption:
         self._previous: dict[int, Any] = {}
         self._next_check = 0
         self._last_check = (0, 0.0)  # (steps done, time) at the last agreement
+        self._alone: bool | None = None  # one process: nothing to agree with (known at the first step)
 
     @contextlib.contextmanager
     def handling(self, trainer: L.Trainer) -> Iterator[None]:
@@ -133,11 +134,14 @@ class Preemption:
             self._previous = {signum: signal.signal(signum, self._on_signal) for signum in self.signals}
         self._next_check = self.run.steps_done + 1
         self._last_check = (self.run.steps_done, time.monotonic())
+        self._alone = None
 
     def agree(self, trainer: L.Trainer) -> None:
         """After a step: set ``run.preempted`` (and ``run.requeue``) once every rank knows of a signal."""
         run = self.run
-        if trainer.world_size == 1 or not dist.is_available() or not dist.is_initialized():
+        if self._alone is None:
+            self._alone = trainer.world_size == 1 or not dist.is_available() or not dist.is_initialized()
+        if self._alone:
             if run.signal_received is not None:
                 run.preempted, run.requeue = run.signal_received, run.requeue_requested
             return

@@ -18,7 +18,7 @@ from lightning.pytorch.callbacks import (
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dpipe_lightning.torch import train_model
-from dpipe_lightning.train.policy import Exponential, LinearWarmup
+from dpipe_lightning.train.policy import Exponential, LinearWarmup, NEpochs
 
 
 def accuracies(*values):
@@ -123,3 +123,14 @@ def test_lightnings_progress_bars_show_the_running_loss_and_the_epochs_scalars(m
                 callbacks=[bar(), Capture()])  # fmt: skip
     assert {'loss', 'train/loss', 'policies/lr', 'val/metrics/accuracy'} <= set(shown)
     assert float(shown['val/metrics/accuracy']) == 0.75
+
+
+@pytest.mark.parametrize('stopped_by', ['n_epochs', 'a policy'])
+def test_without_a_callback_the_last_epochs_scalars_reach_lightning_once_training_ends(model, batch_iter, stopped_by):
+    # no callback could read them during the run: they are put into Lightning's metric state after the last epoch
+    budget = dict(n_epochs=2) if stopped_by == 'n_epochs' else dict(n_epochs=10, stop=NEpochs(2))
+    train_model(model, batch_iter, lr=Exponential(0.01, 0.5), validate=accuracies(0.5, 0.7, 0.9),
+                enable_progress_bar=False, **budget)  # fmt: skip
+    metrics = model.trainer.callback_metrics
+    assert float(metrics['policies/lr']) == pytest.approx(0.005)
+    assert float(metrics['val/metrics/accuracy']) == pytest.approx(0.7)
