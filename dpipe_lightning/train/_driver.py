@@ -14,7 +14,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
 from ._epoch_logs import epoch_losses, epoch_scalars, log_epoch, naming_the_log_folder, validate_on_rank_zero
-from ._nonfinite import check_pending_losses, queue_loss
+from ._nonfinite import check_epoch_losses, queue_loss
 from ._preemption import Preempted, Preemption
 from ._rank_agreement import ResumeChoice
 from ._rng import rng_states, set_rng_states
@@ -174,7 +174,6 @@ class RunDriver(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         run = self.run_state
-        check_pending_losses(run)
         if not run.epoch_ran:  # a policy stopped training when this epoch started: the last epoch was the one before
             if self._unpublished is not None:
                 self._publish_metrics(trainer, pl_module, self._unpublished)
@@ -182,6 +181,7 @@ class RunDriver(Callback):
         epoch = run.epochs_done
         run.epochs_done = epoch + 1
         train_losses = epoch_losses(trainer, run.epoch_losses)
+        check_epoch_losses(run, train_losses)  # before anything is logged or saved
         values = run.current_values()
         stop = trainer.should_stop or run.stop_requested
         try:

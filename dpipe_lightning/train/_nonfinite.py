@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ._run_state import RunState
 
-__all__ = ['check_pending_losses', 'queue_loss']
+__all__ = ['check_epoch_losses', 'check_pending_losses', 'queue_loss']
 
 
 def queue_loss(run: RunState, epoch: int, step: int, loss: torch.Tensor) -> None:
@@ -24,8 +25,8 @@ def queue_loss(run: RunState, epoch: int, step: int, loss: torch.Tensor) -> None
 def check_pending_losses(run: RunState) -> None:
     """Check the queued step losses now (one device sync); ``FloatingPointError`` names the first non-finite one.
 
-    The last losses of an epoch are checked before anything is logged, and all of them before a checkpoint is
-    saved, so that no checkpoint ever holds the weights of a diverged step.
+    All of them are checked before a checkpoint is saved, and at an epoch's end (`check_epoch_losses`) before
+    anything is logged, so that no checkpoint or log ever holds a diverged step.
     """
     pending, run.pending_losses = run.pending_losses, []
     if not pending:
@@ -34,8 +35,26 @@ def check_pending_losses(run: RunState) -> None:
     if bool(torch.isfinite(losses).all()):
         return
     epoch, step, loss = next(item for item in pending if not bool(torch.isfinite(item[2]).all()))
-    raise FloatingPointError(
-        f'The training loss is {loss.detach().cpu().tolist()} at epoch {epoch}, step {step} '
+    raise _diverged(epoch, step, loss.detach().cpu().tolist())
+
+
+def check_epoch_losses(run: RunState, losses: list[float] | list[list[float]]) -> None:
+    """At an epoch's end: check the queued losses by their values among the epoch's ``losses``, already on the host
+    (averaged over the ranks, so every rank stops on a non-finite loss of any of them)."""
+    pending, run.pending_losses = run.pending_losses, []
+    if not pending:
+        return
+    values = losses[len(losses) - len(pending) :]
+    finite = np.isfinite(np.asarray(values, dtype=float).reshape(len(pending), -1)).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        epoch, step, _ = pending[first]
+        raise _diverged(epoch, step, values[first])
+
+
+def _diverged(epoch: int, step: int, value: object) -> FloatingPointError:
+    return FloatingPointError(
+        f'The training loss is {value} at epoch {epoch}, step {step} '
         f'(counted from 0 over the whole run): training stopped, the newest checkpoint is the last good '
         f'state. Lower the learning rate, check the data, or pass nonfinite_loss="skip" to train_model to '
         f'skip such steps.'
