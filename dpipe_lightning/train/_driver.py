@@ -53,7 +53,8 @@ class RunDriver(Callback):
     -----
     The per-epoch scalars also enter Lightning's metric state (``trainer.callback_metrics``, and the progress bar's
     metrics) under the same tags before any metric-monitoring callback reads them, so ``EarlyStopping``,
-    ``ModelCheckpoint(monitor=...)`` and Lightning's progress bars see them. The epoch's running loss is shown
+    ``ModelCheckpoint(monitor=...)`` and Lightning's progress bars see them; without any callback but the run's
+    own they enter it once, after the last epoch. The epoch's running loss is shown
     to progress bars as ``loss``, refreshed at most every ``bar_interval`` seconds.
     """
 
