@@ -210,7 +210,6 @@ def test_count_optimizer_step_counts_in_the_global_step_and_the_count_survives_a
     assert trainer.global_step == 6  # two batches of three steps
     trainer.save_checkpoint(tmp_path / 'raw.ckpt')
     assert fit(RawSteps(), max_epochs=2, ckpt_path=tmp_path / 'raw.ckpt').global_step == 12
-    assert fit(Recorder()).global_step == 2  # automatic optimization counts as before
 
 
 # what reaches into Lightning's privates: private imports, private connectors and loops, private attributes

@@ -288,20 +288,19 @@ class TorchModel(L.LightningModule):
     def _train_group(self, group: StepGroup, trainer: L.Trainer, run: RunState) -> None:
         """Each real batch of ``group`` as a step of its own, inside the run's callbacks' batch hooks.
 
-        Lightning's batch hooks see the group; the run's callbacks leave it to this loop, which calls theirs around
-        every real step, so policies, checkpoints, stop signals and the progress bar work step by step.
+        Lightning's batch hooks see the group; the run's callbacks (`StepHooks`) leave it to this loop, which calls
+        their step hooks around every real step, so policies, checkpoints, stop signals and the bar work step by step.
         """
         callbacks, device = run.step_callbacks, self.device
         self._group_run = run
         try:
             for batch in group.batches(run.steps_in_epoch):
                 batch = self.transfer_batch_to_device(as_tuple(batch), device, 0)
-                index = run.steps_in_epoch
                 for callback in callbacks:
-                    callback.on_train_batch_start(trainer, self, batch, index)
+                    callback.on_step_start(trainer, self)
                 loss = self._train_one(batch, trainer, run)
                 for callback in callbacks:
-                    callback.on_train_batch_end(trainer, self, loss, batch, index)
+                    callback.on_step_end(trainer, self, loss)
                 if trainer.should_stop or run.stop_requested:
                     break
         finally:

@@ -14,7 +14,7 @@ from ._model import TorchModel
 
 __all__ = ['GROUP_SIZE', 'step_group_size']
 
-#: the real steps one Lightning batch carries at most: Lightning's per-batch cost (300-500 µs on a CPU) is paid once
+#: the real steps one Lightning batch carries at most: Lightning's per-batch cost (250-300 µs on a CPU) is paid once
 #: per group. Every hook of the run runs at every real step whatever the size, so the size changes no result and
 #: nothing anyone sees but Lightning's batch count: a fixed size (not one measured from step times) keeps a run's
 #: Lightning loop state the same from run to run, and a resumed run groups as the saved one did

@@ -114,9 +114,6 @@ class StepFunction(L.LightningModule):
 def to_device(x: Any, device: torch.device) -> Any:
     """Numpy arrays become tensors on ``device`` (no dtype cast); tensors are moved; anything else is kept."""
     if isinstance(x, np.ndarray):
-        if x.flags.c_contiguous and x.dtype != np.object_:  # the common case, at the least cost
-            tensor = torch.from_numpy(x)
-            return tensor if tensor.device == device else tensor.to(device, non_blocking=True)
         return to_var(x, device=device)
     if isinstance(x, torch.Tensor):
         return x.to(device, non_blocking=True)

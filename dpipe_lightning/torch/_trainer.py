@@ -26,6 +26,7 @@ from ..train._process_group import destroy_process_group_at_exit
 from ..train._progress import PolicyProgressBar
 from ..train._rank_agreement import ResumeChoice
 from ..train._run_state import RunState
+from ..train._stream import StepHooks
 from ..train.policy import ValuePolicy
 from ._arguments import TrainArguments
 from ._step_groups import step_group_size
@@ -48,7 +49,7 @@ def execute(
             preemption = Preemption(run, arguments.signal_check_steps, arguments.signal_check_seconds)
             trainer = build_trainer(arguments, run, resume, preemption)  # before any thread or file
             model = arguments.model
-            run.step_callbacks = [c for c in trainer.callbacks if getattr(c, 'run_state', None) is run]
+            run.step_callbacks = [c for c in trainer.callbacks if isinstance(c, StepHooks) and c.run_state is run]
             run.data.group_size = step_group_size(trainer, model, run)  # a resumed run keeps the saved one
             if run.data.group_size > 1:  # Lightning's batches are groups: its per-batch logging interval counts them
                 trainer.log_every_n_steps = min(trainer.log_every_n_steps, len(run.data))

@@ -60,7 +60,10 @@ def to_var(
         tensor = torch.from_numpy(x)  # what torch.as_tensor does for an array, at a third of its cost
     else:
         tensor = torch.as_tensor(x)
-    target = torch.device(device) if device is not None else _cuda_device(cuda)
+    if device is not None:
+        target = device if isinstance(device, torch.device) else torch.device(device)
+    else:
+        target = _cuda_device(cuda)
     if target is not None and target != tensor.device:
         tensor = tensor.to(target, non_blocking=True)
     if requires_grad:

@@ -14,12 +14,12 @@ from ._nonfinite import check_pending_losses
 from ._preemption import Preempted
 from ._rank_agreement import ResumeChoice
 from ._run_state import RunState
-from ._stream import StepGroup
+from ._stream import StepHooks
 
 __all__ = ['ResumeCheckpoint']
 
 
-class ResumeCheckpoint(Checkpoint):
+class ResumeCheckpoint(StepHooks, Checkpoint):
     """Save a full training checkpoint after every epoch, optionally inside epochs too; keep the newest ``keep``
     good ones (this run's, and the one it resumed from: an unverified file never counts toward them).
 
@@ -53,11 +53,7 @@ class ResumeCheckpoint(Checkpoint):
         if self._resume is not None and self._resume.path is not None and not self._verified:
             self._verified.append(self._resume.path)
 
-    def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        if isinstance(batch, StepGroup):
-            return  # the model calls this hook for each step of the group
+    def on_step_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any) -> None:
         run = self.run_state
         if run.at_epoch_end() or trainer.should_stop:
             return  # the epoch ends now: its end saves (and ends a preempted run)

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ._history import short_name
 from ._notebook import NotebookDisplay, in_jupyter
 from ._run_state import RunState
-from ._stream import StepGroup
+from ._stream import StepHooks
 
 __all__ = ['PolicyProgressBar', 'epoch_line']
 
@@ -25,7 +25,7 @@ __all__ = ['PolicyProgressBar', 'epoch_line']
 PLAIN_FORMAT = '{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]'
 
 
-class PolicyProgressBar(TQDMProgressBar):
+class PolicyProgressBar(StepHooks, TQDMProgressBar):
     """Shows each epoch's progress (the running mean loss, the policy values, the latest validation metrics) and,
     when an epoch ends, one line with its mean loss, validation metrics, policy values and time.
 
@@ -85,11 +85,7 @@ class PolicyProgressBar(TQDMProgressBar):
             bar.reset(total)
         self._show_progress(force=True)
 
-    def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        if isinstance(batch, StepGroup):
-            return  # the model calls this hook for each step of the group
+    def on_step_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any) -> None:
         bar, now, steps = self.train_progress_bar, time.monotonic(), self.run_state.steps_in_epoch
         if bar.disable or (now - self._last_draw < self.min_interval and steps != bar.total):
             return

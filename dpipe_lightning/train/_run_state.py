@@ -86,7 +86,7 @@ class RunState:
     requeue: bool = False  # every rank agreed to requeue the SLURM job after stopping
     saved_checkpoint: Path | None = None  # the file of the latest save
     interruption: BaseException | None = None  # what ended the run early (Ctrl+C, an error)
-    step_callbacks: list[Any] = field(default_factory=list)  # the run's callbacks, called per step in a StepGroup
+    step_callbacks: list[Any] = field(default_factory=list)  # the run's own callbacks (StepHooks), in Lightning's order
 
     @property
     def value_policies(self) -> dict[str, ValuePolicy]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._checks import check_callable
 
-__all__ = ['EpochView', 'StepGroup', 'as_batch_iter', 'batches_per_epoch']
+__all__ = ['EpochView', 'StepGroup', 'StepHooks', 'as_batch_iter', 'batches_per_epoch']
 
 
 class EpochView:
@@ -67,6 +67,30 @@ class StepGroup:
         size, length = self.view.group_size, self.view.length or 0
         boundary = min(length, (steps_in_epoch // size + 1) * size)  # a run resumed inside a group finishes it
         return itertools.islice(self.view._batches, max(boundary - steps_in_epoch, 0))
+
+
+class StepHooks:
+    """The per-step hooks of the run's own callbacks: ``on_step_start`` and ``on_step_end`` run at every real step.
+
+    Lightning's batch hooks call them for a batch that is one step; for a `StepGroup` they do nothing, and the
+    model's loop over the group calls them around each of its steps.
+    """
+
+    run_state: Any  # the run the callback belongs to
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        if not isinstance(batch, StepGroup):
+            self.on_step_start(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not isinstance(batch, StepGroup):
+            self.on_step_end(trainer, pl_module, outputs)
+
+    def on_step_start(self, trainer: Any, pl_module: Any) -> None:
+        """Before a step's ``do_train_step``."""
+
+    def on_step_end(self, trainer: Any, pl_module: Any, outputs: Any) -> None:
+        """After a step; ``outputs`` is its loss (or Lightning's ``{'loss': ...}``), ``None`` if it had none."""
 
 
 class _CallableBatchIter(contextlib.AbstractContextManager):
