@@ -82,10 +82,7 @@ class Launched:
     def kill(self) -> None:
         """SIGKILL the process and all its descendants (torchrun starts its workers in sessions of their own)."""
         for pid in [self.process.pid, *descendants(self.process.pid)]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            send(pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stderr(self) -> str:
@@ -118,6 +115,14 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
+
+
+def send(pid: int, signum: int) -> None:
+    """Signal ``pid`` unless it has exited already."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def finish_all(launched: list[Launched]) -> list[int]:
@@ -261,17 +266,16 @@ def test_the_slurm_requeue_signal_saves_requeues_once_and_the_requeued_job_resum
 @pytest.mark.parametrize('then', [signal.SIGTERM, signal.SIGKILL], ids=['then SIGTERM', 'then SIGKILL'])
 def test_a_requeue_signal_skewed_across_two_tasks_never_hangs_and_resumes_exactly(tmp_path, two_tasks, then):
     tasks = slurm_tasks(tmp_path, 2, '--delay=0.05')
-    pids = [tasks[0].wait_for_step(5), None]
-    os.kill(pids[0], signal.SIGUSR1)
-    pids[1] = tasks[1].wait_for_step(6, rank=1)
-    os.kill(pids[1], signal.SIGUSR1)  # a step later on rank 1
-    time.sleep(0.2)
-    for pid in pids:  # what SLURM sends when the requeue or the time limit ends the job
-        try:
-            os.kill(pid, then)
-        except ProcessLookupError:
-            pass
-    codes = finish_all(tasks)  # a signal that lands while a task exits ends it at once
+    try:
+        pids = [tasks[0].wait_for_step(5), tasks[1].wait_for_step(0, rank=1)]
+        os.kill(pids[0], signal.SIGUSR1)
+        time.sleep(0.05)
+        send(pids[1], signal.SIGUSR1)  # about a step later on rank 1 (it may be stopping on the agreed signal already)
+        time.sleep(0.2)
+        for pid in pids:  # what SLURM sends when the requeue or the time limit ends the job
+            send(pid, then)
+    finally:
+        codes = finish_all(tasks)  # a signal that lands while a task exits ends it at once
     assert all(code in (USR1, -then) for code in codes), tasks[0].stderr()[-3000:] + tasks[1].stderr()[-3000:]
     # SIGTERM waits for the agreed stop, its save and the requeue; SIGKILL may come first
     assert len(scontrol_calls(tmp_path)) == 1 if then == signal.SIGTERM else len(scontrol_calls(tmp_path)) <= 1
