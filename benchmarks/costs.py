@@ -26,8 +26,8 @@ from _loops import LR, bare_lightning, raw_loop, train_model_default, train_mode
 from _report import machine, publish, table
 from _workloads import TimedBatches, Workload, tiny_mlp, tutorial_cnn
 
+from dpipe_lightning._checkpoints import saver as _checkpoints
 from dpipe_lightning.torch import train_model
-from dpipe_lightning.train import _checkpoints
 
 STARTUP_VARIANTS = {
     'raw PyTorch loop': raw_loop,

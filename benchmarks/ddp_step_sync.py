@@ -4,7 +4,7 @@ Run: ``python benchmarks/ddp_step_sync.py``.
 
 Lightning (>= 2.5.2) runs a collective and a host sync at the start of every training step under DDP so that all
 ranks stop together on SIGTERM; ``train_model`` runs its own agreement about every few seconds instead (see
-``train/_preemption.py``). This script measures the mean step time of a small model with the agreement every
+``_run/preemption.py``). This script measures the mean step time of a small model with the agreement every
 step, at the default (about every 5 s), and switched off, and writes the table to ``docs/benchmarks/ddp.md``
 (``--no-write``: print).
 """
@@ -116,7 +116,7 @@ Two CPU processes (gloo), a 32-64-10 MLP, batches of 32 pre-built in memory, {EP
 
 Lightning runs its agreement (a collective and a host sync) at the start of every step; on gloo it costs a large
 share of a small step, and on GPUs the sync stops the host from queueing the next step ahead of the device.
-`train_model` replaces it (see `train/_preemption.py`) by an all-reduce of every rank's signal flag at steps the
+`train_model` replaces it (see `_run/preemption.py`) by an all-reduce of every rank's signal flag at steps the
 ranks agreed on at the previous one, about every `signal_check_every_n_seconds=5` seconds (the number of steps is
 chosen from the measured step time), so its cost per step is one all-reduce divided by the steps in 5 s. All ranks
 still stop between the same two steps, without a deadlock, at most about 5 s plus one step after the signal: inside

@@ -74,7 +74,7 @@ def replace_step_sigterm_broadcast(trainer: L.Trainer, replacement: Callable[[],
     """Run ``replacement`` instead of the SIGTERM broadcast Lightning performs before every training step.
 
     Under DDP Lightning 2.6 broadcasts rank 0's SIGTERM flag with a host sync before every step (Lightning issue
-    #21487); the preemption agreement of ``dpipe_lightning.train._preemption`` replaces it by an all-reduce of every
+    #21487); the preemption agreement of ``dpipe_lightning._run.preemption`` replaces it by an all-reduce of every
     rank's flag, run only every few steps.
     """
     trainer.fit_loop.epoch_loop._broadcast_sigterm_tensor = replacement
@@ -95,7 +95,7 @@ def skip_signal_registration(trainer: L.Trainer) -> None:
 
     Lightning registers them right before the fit loop, composing its own (a SIGTERM handler that broadcasts inside
     the handler under DDP, and under SLURM a requeue-signal handler that saves a checkpoint inside the handler)
-    with what it finds; see ``dpipe_lightning.train._preemption``.
+    with what it finds; see ``dpipe_lightning._run.preemption``.
     """
     connector = trainer._signal_connector
     connector.register_signal_handlers = functools.partial(_register_nothing, connector)

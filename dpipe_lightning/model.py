@@ -1,5 +1,5 @@
 """The framework-independent model interface (deep_pipe's ``dpipe.model``)."""
 
-from ._model_interface import Model
+from ._model.interface import Model
 
 __all__ = ['Model']

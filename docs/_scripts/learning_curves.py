@@ -22,11 +22,11 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
+from dpipe_lightning._logs.notebook import chart_png
 from dpipe_lightning.batch_iter import Infinite, load_by_random_id
 from dpipe_lightning.datasets import Digits
 from dpipe_lightning.demo import held_out_accuracy, tutorial_architecture
 from dpipe_lightning.torch import History, TorchModel, train_model
-from dpipe_lightning.train._notebook import chart_png
 from dpipe_lightning.train.policy import Exponential
 
 N_EPOCHS = 6

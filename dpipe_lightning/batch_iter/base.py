@@ -1,5 +1,5 @@
 """The batch iterator interface (deep_pipe's ``dpipe.batch_iter.base``)."""
 
-from ._base import BatchIter
+from .._data.base import BatchIter
 
 __all__ = ['BatchIter']

@@ -6,8 +6,8 @@ writes them, ``Digits`` is an offline stand-in built from scikit-learn's digits,
 ids.
 """
 
-from ._digits import Digits
-from ._mnist import MNIST, write_mnist
-from ._split import train_val_split
+from .._datasets.digits import Digits
+from .._datasets.mnist import MNIST, write_mnist
+from .._datasets.split import train_val_split
 
 __all__ = ['MNIST', 'Digits', 'train_val_split', 'write_mnist']

@@ -6,7 +6,7 @@ as in deep_pipe; ``partial`` is exported too, as deep_pipe's module did.
 
 from functools import partial
 
-from ._conv import (
+from .._layers.conv import (
     PostActivation1d,
     PostActivation2d,
     PostActivation3d,
@@ -16,7 +16,7 @@ from ._conv import (
     PreActivation3d,
     PreActivationND,
 )
-from ._structure import PostActivation, PreActivation
+from .._layers.structure import PostActivation, PreActivation
 
 __all__ = [
     'PostActivation',

@@ -6,9 +6,9 @@
 from functools import partial
 
 from .._itertools import identity
+from .._layers.conv import PreActivationND
+from .._layers.resblock import ResBlock, ResBlock1d, ResBlock2d, ResBlock3d
 from .._shape_ops import crop_to_shape
-from ._conv import PreActivationND
-from ._resblock import ResBlock, ResBlock1d, ResBlock2d, ResBlock3d
 
 __all__ = [
     'PreActivationND',

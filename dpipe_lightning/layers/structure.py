@@ -1,8 +1,7 @@
 """Structural blocks (deep_pipe's ``dpipe.layers.structure``)."""
 
 from .._itertools import identity, pam
-from .._shape_ops import build_slices
-from ._structure import (
+from .._layers.structure import (
     CenteredCrop,
     Lambda,
     PostActivation,
@@ -13,6 +12,7 @@ from ._structure import (
     make_blocks_with_splitters,
     make_consistent_seq,
 )
+from .._shape_ops import build_slices
 
 __all__ = [
     'CenteredCrop',

@@ -1,11 +1,7 @@
 """deep_pipe's PyTorch interface: :class:`TorchModel`, :func:`train_model`, the free steps and conversion helpers."""
 
-from .._model_interface import Model
-from ..train._history import History
-from ._free_steps import do_inf_step, do_train_step
-from ._model import TorchModel
-from ._train_model import train_model
-from ._utils import (
+from .._logs.history import History
+from .._model.conversion import (
     is_on_cuda,
     load_model_state,
     save_model_state,
@@ -16,6 +12,10 @@ from ._utils import (
     to_np,
     to_var,
 )
+from .._model.free_steps import do_inf_step, do_train_step
+from .._model.interface import Model
+from .._model.torch_model import TorchModel
+from .._run.train_model import train_model
 
 Model.register(TorchModel)  # a virtual subclass: isinstance(model, Model) holds for every TorchModel
 

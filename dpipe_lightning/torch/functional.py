@@ -1,6 +1,6 @@
 """Segmentation losses on logits (deep_pipe's ``dpipe.torch.functional``)."""
 
-from ._functional import (
+from .._model.functional import (
     dice_loss_with_logits,
     focal_loss_with_logits,
     linear_focal_loss_with_logits,

@@ -3,10 +3,7 @@
 The conversion helpers are re-exported here too, as deep_pipe's module had them.
 """
 
-from .._model_interface import Model
-from ._free_steps import do_inf_step, do_train_step
-from ._model import TorchModel
-from ._utils import (
+from .._model.conversion import (
     is_on_cuda,
     load_model_state,
     save_model_state,
@@ -17,6 +14,9 @@ from ._utils import (
     to_np,
     to_var,
 )
+from .._model.free_steps import do_inf_step, do_train_step
+from .._model.interface import Model
+from .._model.torch_model import TorchModel
 
 __all__ = [
     'Model',

@@ -1,6 +1,6 @@
 """Conversions between numpy and torch, device moves and optimizer helpers (deep_pipe's ``dpipe.torch.utils``)."""
 
-from ._utils import (
+from .._model.conversion import (
     is_on_cuda,
     load_model_state,
     save_model_state,

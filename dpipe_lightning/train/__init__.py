@@ -6,7 +6,7 @@ The one-call entry point, :func:`dpipe_lightning.torch.train_model`, lives with 
 
 from typing import Any
 
-from ._history import History
+from .._logs.history import History
 
 __all__ = ['History', 'train']
 
@@ -15,7 +15,7 @@ def __getattr__(name: str) -> Any:
     # `train` runs on the Trainer that dpipe_lightning.torch builds, which itself imports this package's modules:
     # it is imported when first asked for
     if name == 'train':
-        from ..torch._loop import train
+        from .._run.generic_loop import train
 
         return train
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -3,10 +3,10 @@
 `CheckpointManager` keeps the newest state of some objects in ``<base_path>/checkpoint_<iteration>``. Unlike
 deep_pipe 0.0.7, a checkpoint folder appears atomically (a crash never leaves a half-written one), the
 "pickled" objects are stored without pickle (restricted plain-data format, loaded with ``weights_only=True``), and
-torch states load on the CPU first (device-portable); see ``dpipe_lightning.train._checkpoint_manager`` for the
+torch states load on the CPU first (device-portable); see ``dpipe_lightning._checkpoints.manager`` for the
 details. ``train_model`` does not use it: it writes Lightning checkpoints.
 """
 
-from ._checkpoint_manager import CheckpointManager, load_pickle, load_torch, save_pickle, save_torch
+from .._checkpoints.manager import CheckpointManager, load_pickle, load_torch, save_pickle, save_torch
 
 __all__ = ['CheckpointManager', 'load_pickle', 'load_torch', 'save_pickle', 'save_torch']

@@ -5,7 +5,7 @@ A deep_pipe logger gets deep_pipe's calls once per epoch (``train``, ``policies`
 """
 
 from .._itertools import zip_equal
-from ._loggers import (
+from .._logs.loggers import (
     ConsoleLogger,
     Logger,
     NamedTBLogger,

@@ -16,7 +16,7 @@ def test_public_api():
 
 def test_does_not_import_torch_or_lightning():
     code = (
-        'import sys, dpipe_lightning.batch_iter, dpipe_lightning.batch_iter.utils; '
+        'import sys, dpipe_lightning.batch_iter, dpipe_lightning._data.utils; '
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')))"
     )
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)

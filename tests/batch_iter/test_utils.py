@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from dpipe_lightning.batch_iter import utils
-from dpipe_lightning.batch_iter.utils import (
+from dpipe_lightning._data.utils import (
     apply_at,
     multiply,
     random_apply,
@@ -10,6 +9,7 @@ from dpipe_lightning.batch_iter.utils import (
     unpack_args,
     zip_apply,
 )
+from dpipe_lightning.batch_iter import utils
 
 
 def test_unpack_args():

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 import dpipe_lightning
+from dpipe_lightning._data.pipeline import LoadingPipeline
 from dpipe_lightning.batch_iter import Infinite, PipelineError, RemoteTraceback, load_by_random_id
-from dpipe_lightning.batch_iter._pipeline import LoadingPipeline
 
 SCRIPTS = Path(__file__).parent / 'worker_scripts'
 WORKER = r'dpipe_lightning\.Infinite#\d+-process-0'
@@ -303,7 +303,7 @@ def test_a_script_without_the_main_guard_fails_clearly():
     finally:
         finish(script)
     last_line = output.strip().splitlines()[-1]
-    assert last_line.startswith('dpipe_lightning.batch_iter._errors.PipelineError: worker process failed on batch 0: ')
+    assert last_line.startswith('dpipe_lightning._data.errors.PipelineError: worker process failed on batch 0: ')
     assert 'dpipe_lightning.Infinite#0-process-0 exited unexpectedly (exit code 1) while starting' in last_line
     assert "needs `if __name__ == '__main__':`" in last_line
     # the worker process's own error, above, says the same

@@ -11,7 +11,7 @@ import torch
 from scipy.ndimage import rotate
 from torch import nn
 
-from dpipe_lightning.batch_iter.utils import apply_at, sample_args, unpack_args, zip_apply
+from dpipe_lightning._data.utils import apply_at, sample_args, unpack_args, zip_apply
 from dpipe_lightning.layers import FPN, ResBlock2d, Reshape, build_slices, make_consistent_seq, pam, zip_equal
 
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from dpipe_lightning._checkpoints.files import DIGEST_KEY, content_digest
 from dpipe_lightning.torch import History, train_model
 from dpipe_lightning.torch.train import train
-from dpipe_lightning.train._checkpoint_files import DIGEST_KEY, content_digest
 from dpipe_lightning.train.policy import Exponential, NEpochs, Policy
 
 from .test_train_model import FailAt

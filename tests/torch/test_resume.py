@@ -106,8 +106,8 @@ def test_another_policy_class_under_a_name_is_refused_or_starts_afresh(
         resume(make_model(TakesWeight), make_batch_iter(blobs), tmp_path, weight=policy, **kwargs)
 
     expected = (
-        "the policy 'weight': the checkpoint has dpipe_lightning.train.policy._base.Constant, this run "
-        'dpipe_lightning.train.policy._epoch.Exponential'
+        "the policy 'weight': the checkpoint has dpipe_lightning._policies.base.Constant, this run "
+        'dpipe_lightning._policies.epoch.Exponential'
     )
     refused(snapshot, tmp_path, call, expected)
     with pytest.warns(UserWarning, match='changed settings'):

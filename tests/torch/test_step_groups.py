@@ -12,8 +12,9 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
+from dpipe_lightning._run import batching as _step_groups
 from dpipe_lightning.batch_iter import Infinite, load_by_random_id
-from dpipe_lightning.torch import TorchModel, _step_groups, train_model
+from dpipe_lightning.torch import TorchModel, train_model
 from dpipe_lightning.train.policy import LambdaStep, NSteps, Policy
 
 EPOCH = 10  # batches per epoch: not a multiple of the group sizes tried

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from lightning.pytorch.callbacks import Callback
 
+from dpipe_lightning._checkpoints.saver import ResumeCheckpoint
+from dpipe_lightning._logs.progress_bar import PolicyProgressBar
+from dpipe_lightning._run.driver import RunDriver
 from dpipe_lightning.torch import train_model
-from dpipe_lightning.train._checkpoints import ResumeCheckpoint
-from dpipe_lightning.train._driver import RunDriver
-from dpipe_lightning.train._progress import PolicyProgressBar
 from dpipe_lightning.train.policy import Policy
 
 

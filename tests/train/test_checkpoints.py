@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+from dpipe_lightning._checkpoints.files import AtomicCheckpointIO, checkpoint_files, newest_loadable_checkpoint
 from dpipe_lightning.torch import TorchModel, train_model
-from dpipe_lightning.train._checkpoint_files import AtomicCheckpointIO, checkpoint_files, newest_loadable_checkpoint
 
 
 def listing(folder):
@@ -103,7 +103,7 @@ def test_checkpoint_interval_errors(model, batch_iter, arguments, match, tmp_pat
 
 def test_a_checkpoint_carries_a_checksum_that_catches_a_flipped_tensor_byte(model, batch_iter, tmp_path,
                                                                           flip_tensor_byte):  # fmt: skip
-    from dpipe_lightning.train._checkpoint_files import DIGEST_KEY, content_digest
+    from dpipe_lightning._checkpoints.files import DIGEST_KEY, content_digest
 
     train_model(model, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
     newest, older = checkpoint_files(tmp_path)

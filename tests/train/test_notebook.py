@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dpipe_lightning.train._notebook import in_jupyter
+from dpipe_lightning._logs.notebook import in_jupyter
 
 TIMEOUT_S = 120
 TESTS = str(Path(__file__).resolve().parents[1])

@@ -11,9 +11,9 @@ import signal
 
 import pytest
 
+from dpipe_lightning._run.preemption import Preemption
+from dpipe_lightning._run.state import RunState
 from dpipe_lightning.torch import train_model
-from dpipe_lightning.train._preemption import Preemption
-from dpipe_lightning.train._run_state import RunState
 from dpipe_lightning.train.policy import Policy
 
 SLURM_JOB = {'SLURM_JOB_ID': '4242', 'SLURM_JOB_NAME': 'train', 'SLURM_NTASKS': '1', 'SLURM_NTASKS_PER_NODE': '1',
@@ -122,7 +122,7 @@ def test_ranks_agree_every_n_steps_or_about_every_n_seconds(
 ):
     preemption = Preemption(RunState({}, {}, None, None), every_n_steps, every_n_seconds)
     clock = iter([100.0, 100.0 + 10 * seconds_per_step])
-    monkeypatch.setattr('dpipe_lightning.train._preemption.time.monotonic', lambda: next(clock))
+    monkeypatch.setattr('dpipe_lightning._run.preemption.time.monotonic', lambda: next(clock))
     preemption.start()
     preemption.run.steps_done = 10
     assert preemption._steps_to_next_check() == expected

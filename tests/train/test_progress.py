@@ -16,8 +16,8 @@ import types
 
 import pytest
 
+from dpipe_lightning._logs.progress_bar import PolicyProgressBar, epoch_line
 from dpipe_lightning.torch import train_model
-from dpipe_lightning.train._progress import PolicyProgressBar, epoch_line
 from dpipe_lightning.train.policy import Exponential
 
 TIMEOUT_S = 120
@@ -60,7 +60,7 @@ def test_output_to_a_file_is_one_plain_line_per_epoch(tmp_path):
 
 def test_inside_a_long_epoch_a_line_at_most_every_line_interval(model, batch_iter, monkeypatch, capsys):
     clock = iter(range(0, 10**6, 7))  # every reading of the clock: 7 s later
-    monkeypatch.setattr('dpipe_lightning.train._progress.time', types.SimpleNamespace(monotonic=lambda: next(clock)))
+    monkeypatch.setattr('dpipe_lightning._logs.progress_bar.time', types.SimpleNamespace(monotonic=lambda: next(clock)))
     monkeypatch.setattr(PolicyProgressBar, 'line_interval', 20.0)
     train_model(model, batch_iter, n_epochs=2, lr=1e-3, validate=lambda: {'accuracy': 0.5})
     lines = capsys.readouterr().out.splitlines()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dpipe_lightning.train.validator import compute_metrics, evaluate, evaluate_predict
+from dpipe_lightning._validation.validator import compute_metrics, evaluate, evaluate_predict
 
 
 def accuracy(y_true, y_pred):

@@ -1,5 +1,5 @@
 """The tutorial's import path: ``from dpipe_lightning.tests.mnist.resources import MNIST``."""
 
-from dpipe_lightning.datasets import MNIST
+from ...datasets import MNIST
 
 __all__ = ['MNIST']

@@ -7,12 +7,12 @@ change the value before every train step. Every policy has ``state_dict``/``load
 plain-data states.
 """
 
-from ._attributes import ABCAttributesMeta, AbstractAttribute
-from ._base import Constant, EarlyStopping, Policy, ValuePolicy
-from ._epoch import EpochValuePolicy, Exponential, LambdaEpoch, Schedule, Switch
-from ._plateau import DecreasingOnPlateau
-from ._step import CosineAnnealing, LambdaStep, LinearWarmup, StepValuePolicy
-from ._stopping import LossStop, MetricStop, NEpochs, NSteps, TimeBudget
+from ..._policies.attributes import ABCAttributesMeta, AbstractAttribute
+from ..._policies.base import Constant, EarlyStopping, Policy, ValuePolicy
+from ..._policies.epoch import EpochValuePolicy, Exponential, LambdaEpoch, Schedule, Switch
+from ..._policies.plateau import DecreasingOnPlateau
+from ..._policies.step import CosineAnnealing, LambdaStep, LinearWarmup, StepValuePolicy
+from ..._policies.stopping import LossStop, MetricStop, NEpochs, NSteps, TimeBudget
 
 __all__ = [
     'ABCAttributesMeta',

@@ -12,7 +12,7 @@ from dpipe_lightning.train.policy import Constant, EarlyStopping, Policy, ValueP
 
 def test_public_api_is_explicit():
     for name in policy_package.__all__:
-        assert getattr(policy_package, name).__module__.startswith('dpipe_lightning.train.policy')
+        assert getattr(policy_package, name).__module__.startswith('dpipe_lightning._policies.')
     assert {'Policy', 'ValuePolicy', 'Constant', 'EarlyStopping', 'Exponential', 'LossStop'} <= set(
         policy_package.__all__
     )

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from dpipe_lightning._policies import stopping as _stopping
 from dpipe_lightning.train.policy import (
     EarlyStopping,
     LossStop,
@@ -12,7 +13,6 @@ from dpipe_lightning.train.policy import (
     NEpochs,
     NSteps,
     TimeBudget,
-    _stopping,
 )
 
 

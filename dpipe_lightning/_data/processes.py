@@ -1,0 +1,225 @@
+"""Worker processes of ``Infinite(..., workers='process')``: spawned interpreters that run a `BatchJob`.
+
+Each worker process is driven by one thread of the parent through its own pipe. The process is started with the
+``spawn`` method (no thread of the parent is forked) and the pickled job goes through the pipe, not into the spawn
+payload: ``Process.start()`` writes that payload into a pipe whose read end it still holds, so a large payload
+would block it forever if the child died before reading it. On the pipe the process says ``'started'`` when it
+runs, ``'ready'`` once it has loaded the job, then answers each `Task` with its batch (or a `Failure`).
+
+No wait of the parent can outlast the process: the replies are awaited together with the process's sentinel
+(ready when it exits), and a send fails (``BrokenPipeError``) once it has exited, as the parent keeps no copy of
+the child's end of the pipe. A worker process ignores SIGINT (the parent handles Ctrl+C and stops it) and exits
+as soon as its parent does, even one killed by a signal.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+from collections.abc import Iterable
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
+from typing import Any
+
+from .errors import Failure, describe
+from .jobs import STOPPED, BatchJob, Task
+
+#: seconds to wait for a terminated worker process to exit before killing it, and for a killed one
+_EXIT_TIMEOUT = 5
+#: seconds between checks of the process's exit status and of `WorkerProcess.stop` while waiting for a reply
+_POLL_INTERVAL = 0.1
+#: the messages of a worker process before its first batch
+_STARTED, _READY = 'started', 'ready'
+
+
+def pickle_for_workers(job: BatchJob, names: Iterable[tuple[str, Any]]) -> bytes:
+    """``pickle.dumps(job)``; a clear ``TypeError`` naming the first of ``names`` that cannot be pickled."""
+    try:
+        return pickle.dumps(job)
+    except Exception as job_error:
+        for name, value in names:
+            try:
+                pickle.dumps(value)
+            except Exception as error:
+                raise TypeError(
+                    f"workers='process' sends {name} to the worker processes, but it cannot be pickled "
+                    f'({type(error).__name__}: {error}). Define functions at module level (no lambdas or local '
+                    "functions), or use workers='thread'."
+                ) from error
+        raise TypeError(f"workers='process' cannot pickle the pipeline: {job_error}") from job_error
+
+
+def _exit_with_parent() -> None:
+    """End this process as soon as its parent has ended (the parent's sentinel becomes ready then)."""
+    multiprocessing.parent_process().join()
+    os._exit(1)
+
+
+def _serve(connection: Connection) -> None:
+    """Main function of a worker process: load the job, then answer each task with its batch until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C and stops its workers
+    threading.Thread(target=_exit_with_parent, name='exit-with-parent', daemon=True).start()
+    try:
+        connection.send(_STARTED)
+        try:
+            job = pickle.loads(connection.recv_bytes())
+        except (EOFError, OSError):
+            raise
+        except Exception as error:
+            message = f'cannot load the pipeline: {describe(error)}'
+            connection.send(Failure('worker process', 'start-up', error, message))
+            return
+        connection.send(_READY)
+        while True:
+            task = connection.recv()
+            result = job(task)
+            try:
+                connection.send(result)
+            except (EOFError, OSError):
+                raise
+            except Exception as error:
+                message = f'cannot send the batch back: {describe(error)}'
+                connection.send(Failure('worker process', f'batch {task.batch}', error, message))
+    except (EOFError, OSError):  # the parent closed the pipe or exited
+        return
+
+
+def _exit_status(exitcode: int | None) -> str:
+    """How a process ended, e.g. ``'exit code 3'`` or ``'killed by SIGKILL'``."""
+    if exitcode is None:
+        return 'no exit status yet'
+    if exitcode >= 0:
+        return f'exit code {exitcode}'
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f'signal {-exitcode}'
+    hint = ', e.g. by the out-of-memory killer' if -exitcode == signal.SIGKILL else ''
+    return f'killed by {name}{hint}'
+
+
+class _Ended(Exception):
+    """The worker process exited (or is being stopped) before the reply or the send."""
+
+
+class WorkerProcess:
+    """One worker process, started at the first `run`; `run` and `join` are called by one thread, `stop` by any.
+
+    Parameters
+    ----------
+    job_bytes
+        the pickled `BatchJob`.
+    name
+        the process name.
+    """
+
+    def __init__(self, job_bytes: bytes, name: str) -> None:
+        self.name = name
+        self._job_bytes = job_bytes
+        # guards _stopping and _process only, and is never held across a blocking call (stop() must not wait)
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._process: BaseProcess | None = None
+        self._connection: Connection | None = None
+        self._doing = 'before it started'  # what the process was doing, for the message if it dies
+        self._failure: Failure | None = None  # why it cannot make batches (it could not start or load the job)
+
+    def run(self, task: Task) -> Any:
+        """The batch of ``task`` made by the worker process, or a `Failure`; `STOPPED` once stopped."""
+        try:
+            if self._connection is None:
+                self._start(task)
+            if self._failure is not None:
+                return self._failure
+            try:
+                data = ForkingPickler.dumps(task)
+            except Exception as error:
+                return Failure('sending the items to a worker process', f'batch {task.batch}', error)
+            self._send(data)
+            self._doing = f'while making batch {task.batch}'
+            result = self._receive()
+            self._doing = 'between batches'
+            return result
+        except _Ended:
+            if self._stopping:
+                return STOPPED
+            self._process.join(_EXIT_TIMEOUT)  # it has ended, or is ending: the pipe is closed
+            message = f'{self.name} exited unexpectedly ({_exit_status(self._process.exitcode)}) {self._doing}'
+            return Failure('worker process', f'batch {task.batch}', None, message)
+
+    def _start(self, task: Task) -> None:
+        """Start the process and load the job in it; sets ``_failure`` if that fails."""
+        if self._stopping:
+            raise _Ended
+        context = multiprocessing.get_context('spawn')
+        self._connection, child_end = context.Pipe()
+        process = context.Process(target=_serve, args=(child_end,), name=self.name, daemon=True)
+        try:
+            process.start()  # returns at once: its payload is small and fits into the pipe
+        except Exception as error:
+            message = f'cannot start {self.name}: {describe(error)}'
+            self._failure = Failure('worker process', f'batch {task.batch}', error, message)
+            return
+        finally:
+            child_end.close()  # only the child holds its end now: the pipe breaks when the child exits
+        with self._lock:  # a stop() since the check above did not see the process: terminate it here
+            self._process = process
+            if self._stopping:
+                process.terminate()
+        self._doing = (
+            'while starting, before it could run the pipeline (see its error output; a script that uses '
+            "workers='process' needs `if __name__ == '__main__':`, as each worker process imports the script again)"
+        )
+        if self._receive() != _STARTED:
+            raise _Ended
+        self._doing = 'while loading the pipeline (unpickling the transformers, the combiner, the source)'
+        self._send(self._job_bytes)
+        reply = self._receive()
+        if reply != _READY:  # a Failure: the job cannot be unpickled there
+            self._failure = Failure(reply.stage, f'batch {task.batch}', reply.error, reply.message)
+        self._doing = 'between batches'
+
+    def _send(self, data: bytes | memoryview) -> None:
+        try:
+            self._connection.send_bytes(data)
+        except OSError:  # BrokenPipeError: the process has exited
+            raise _Ended from None
+
+    def _receive(self) -> Any:
+        """The next message of the process; `_Ended` once it exits or `stop` is called."""
+        connection, process = self._connection, self._process
+        while True:
+            ready = wait([connection, process.sentinel], _POLL_INTERVAL)
+            if connection in ready:
+                try:
+                    return connection.recv()
+                except (EOFError, OSError):
+                    raise _Ended from None
+            # the exit code too: a process the worker forked may hold the sentinel open
+            if ready or self._stopping or process.exitcode is not None:
+                raise _Ended
+
+    def stop(self) -> None:
+        """Terminate the process (from any thread, without waiting); a `run` in progress returns `STOPPED`."""
+        with self._lock:
+            self._stopping = True
+            if self._process is not None:
+                self._process.terminate()
+
+    def join(self) -> None:
+        """Stop the process and wait for it, killing it if needed (from the thread that calls `run`); bounded."""
+        self.stop()
+        with self._lock:
+            process, self._process = self._process, None  # stop() no longer signals it: its pid may be reused
+        if process is not None:
+            process.join(_EXIT_TIMEOUT)
+            if process.exitcode is None:
+                process.kill()
+                process.join(_EXIT_TIMEOUT)
+            # not process.close(): on Python 3.11 it races with Process.start() in other threads
+        if self._connection is not None:
+            self._connection.close()

@@ -1,0 +1,137 @@
+"""What a training step gets and gives: its batch as a tuple, its loss as a tensor, a note when it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from numbers import Real
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from .._checks import callable_name, plain_signature, reject
+from .._run.state import RunState
+from ..train.policy import EarlyStopping
+from .conversion import to_var
+
+__all__ = ['StepFunction', 'as_loss', 'as_tuple', 'failed_step_note', 'model_expectation', 'to_device']
+
+
+def as_tuple(batch: Any) -> tuple[Any, ...]:
+    """A batch as the tuple of arguments of a step: ``(inputs..., target)``."""
+    return tuple(batch) if isinstance(batch, tuple | list) else (batch,)
+
+
+def as_loss(value: Any, where: str) -> torch.Tensor | None:
+    """What the step ``where`` returned, as the loss tensor Lightning expects (deep_pipe's steps returned numbers).
+
+    A tensor is kept as it is (no device sync); a Python or numpy number, a numpy array, or a dict with a
+    ``'loss'`` becomes a tensor; ``None`` means no loss to record.
+    """
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, Mapping) and 'loss' in value:
+        return as_loss(value['loss'], where)
+    if isinstance(value, np.ndarray | np.generic | Real) and not isinstance(value, bool | np.bool_):
+        return torch.as_tensor(np.asarray(value))
+    reject(
+        TypeError,
+        f'the value {where} returned',
+        'the loss: a tensor, a number, a numpy array, a dict with a "loss", or None',
+        value,
+    )
+
+
+def failed_step_note(where: str, epoch: int, batch: tuple[Any, ...], expectation: str = '') -> str:
+    """The note added to an error raised by a step: where, in which epoch, on what batch (types, shapes, dtypes)."""
+    got = ', '.join(_describe(x) for x in batch[:8]) + (', ...' if len(batch) > 8 else '')
+    text = f'dpipe_lightning: raised by {where} in epoch {epoch} on a batch of {len(batch)} element(s): {got}.'
+    return f'{text} {expectation}' if expectation else text
+
+
+def _describe(x: Any, depth: int = 0) -> str:
+    if isinstance(x, torch.Tensor | np.ndarray):
+        device = f', device={x.device}' if isinstance(x, torch.Tensor) else ''
+        return f'{type(x).__name__}(shape={tuple(x.shape)}, dtype={x.dtype}{device})'
+    if isinstance(x, tuple | list) and depth < 2:
+        inner = ', '.join(_describe(item, depth + 1) for item in x[:4]) + (', ...' if len(x) > 4 else '')
+        return f'{type(x).__name__}[{inner}]'
+    text = repr(x)
+    return f'{type(x).__name__} {text if len(text) <= 40 else text[:37] + "..."}'
+
+
+class StepFunction(L.LightningModule):
+    """The LightningModule of deep_pipe's ``train(do_train_step, ...)`` when the step is a plain function.
+
+    ``training_step`` calls ``step(*batch, **values)`` with the run's policy values and constants, as deep_pipe's
+    loop did; the step owns its model, backward and optimizer (so it runs on one process). The batch reaches it as
+    the batch iterator made it (numpy arrays: deep_pipe's steps convert their inputs themselves).
+
+    Parameters
+    ----------
+    step
+        the step function; returns the loss (a tensor, a number or a numpy array) or ``None``.
+    """
+
+    def __init__(self, step: Callable[..., Any]) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.step = step
+        self._idle = nn.Parameter(torch.empty(0))  # Lightning needs an optimizer: this one has nothing to update
+        self._name = callable_name(step)
+
+    def setup(self, stage: str) -> None:
+        if self.trainer.world_size > 1:
+            raise ValueError(
+                f'train(do_train_step={self._name}, ...) runs a step function that owns its model and optimizer: it '
+                f"cannot run on {self.trainer.world_size} processes. Pass a TorchModel's do_train_step, or train_model."
+            )
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD([self._idle], lr=0.0)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        return batch
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
+        run = RunState.of(self.trainer)
+        if run is None:
+            raise RuntimeError(f'{type(self).__name__} trains only inside dpipe_lightning.train.train(...)')
+        batch = as_tuple(batch)
+        try:
+            loss = self.step(*batch, **run.step_kwargs)
+        except EarlyStopping:
+            run.stop_requested = True
+            return None
+        except Exception as error:
+            error.add_note(failed_step_note(self._name, run.epochs_done, batch))
+            raise
+        return as_loss(loss, self._name)
+
+
+def to_device(x: Any, device: torch.device) -> Any:
+    """Numpy arrays become tensors on ``device`` (no dtype cast); tensors are moved; anything else is kept."""
+    if isinstance(x, np.ndarray):
+        return to_var(x, device=device)
+    if isinstance(x, torch.Tensor):
+        return x.to(device, non_blocking=True)
+    return x
+
+
+def model_expectation(model: Any) -> str:
+    """The inputs, then the target (the batch's last element); the first layer's input size; the weights' dtype."""
+    parts = [f'do_train_step{plain_signature(model.do_train_step)} with the inputs first and the target last']
+    for module in model.model_core.modules():
+        name = type(module).__name__
+        features, channels = getattr(module, 'in_features', None), getattr(module, 'in_channels', None)
+        if isinstance(features, int):
+            parts.append(f'its first {name} layer takes {features} input features')
+            break
+        if isinstance(channels, int):
+            parts.append(f'its first {name} layer takes {channels} input channels, i.e. (batch, {channels}, ...)')
+            break
+    weight = next(model.model_core.parameters())
+    parts.append(f'the weights are {weight.dtype} on {weight.device}')
+    return '; '.join(parts)

@@ -1,0 +1,303 @@
+"""``train_model``'s arguments: every one checked, and sorted, before any work starts."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import io
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import Logger
+
+from .._checks import check_bool, check_callable, check_choice, check_int, check_number, plain_signature, reject
+from .._model.torch_model import TorchModel
+from .._paths import check_folder_argument
+from ..train.policy import Constant, Policy, ValuePolicy
+from .epoch_view import as_batch_iter, batches_per_epoch
+
+__all__ = [
+    'RESERVED_TRAINER_ARGUMENTS',
+    'TrainArguments',
+    'as_list',
+    'check_arguments',
+    'check_policy_states',
+    'check_step_keywords',
+    'sort_kwargs',
+]
+
+_TRAINER_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters) - {'self'}
+_OWN_ARGUMENTS = (
+    'n_epochs', 'lr', 'log_path', 'checkpoints_path', 'validate',
+    'checkpoint_every_n_steps', 'checkpoint_every_n_seconds', 'nonfinite_loss', 'changed_settings', 'live_chart',
+    'signal_check_every_n_steps', 'signal_check_every_n_seconds',
+)  # fmt: skip
+
+#: Trainer arguments that train_model controls itself, with what to use instead.
+RESERVED_TRAINER_ARGUMENTS: Mapping[str, str] = {
+    'max_epochs': 'use n_epochs',
+    'min_epochs': 'policies decide when to stop',
+    'max_steps': "use n_epochs and the batch iterator's batches_per_epoch",
+    'min_steps': 'policies decide when to stop',
+    'max_time': 'use n_epochs, or a stopping policy',
+    'logger': 'use log_path (a folder, or a Lightning Logger instance)',
+    'enable_checkpointing': 'use checkpoints_path',
+    'limit_train_batches': "an epoch is the batch iterator's batches_per_epoch",
+    'limit_val_batches': 'validation is the validate function',
+    'val_check_interval': 'validate runs once per epoch',
+    'check_val_every_n_epoch': 'validate runs once per epoch',
+    'num_sanity_val_steps': 'validate runs once per epoch',
+    'reload_dataloaders_every_n_epochs': 'the batch iterator is one continuing stream',
+    'use_distributed_sampler': 'batch iterators are not samplers',
+    'overfit_batches': 'not supported by train_model',
+    'fast_dev_run': 'use a small n_epochs and batches_per_epoch',
+    'barebones': 'train_model already keeps the Trainer lean',
+}
+
+
+@dataclass
+class TrainArguments:
+    """``train_model``'s arguments, checked and sorted by kind."""
+
+    model: L.LightningModule  # the TorchModel (or, for deep_pipe's train, the module running its step function)
+    batch_iter: Any  # a context manager whose call gives one epoch's batches
+    epoch_length: int | None
+    n_epochs: int | None  # None: until a policy stops training
+    policies: dict[str, Policy]  # the user's in call order, then lr
+    constants: dict[str, Any]
+    validate: Callable[[], Mapping[str, Any]] | None
+    log_path: Path | list[Logger] | None
+    checkpoints: Path | None
+    every_n_steps: int | None
+    every_n_seconds: float | None
+    skip_nonfinite: bool
+    accept_changed_settings: bool  # on resume: train on with changed settings (else refuse them)
+    accumulate_grad_batches: int  # the Trainer flags manual optimization drops, which TorchModel implements
+    gradient_clip_val: float | None
+    gradient_clip_algorithm: str | None
+    trainer_kwargs: dict[str, Any]  # the Trainer arguments given, without callbacks, plugins and the flags above
+    callbacks: list[Callback]
+    plugins: list[Any]
+    live_chart: bool = True  # in Jupyter, the progress display draws the learning curves
+    signal_check_steps: int | None = None  # under DDP the ranks agree on a stop signal every so many steps
+    signal_check_seconds: float | None = 5.0  # ... and/or about every so many seconds
+
+
+def check_arguments(
+    model: Any,
+    batch_iter: Any,
+    n_epochs: Any,
+    lr: Any,
+    log_path: Any,
+    checkpoints_path: Any,
+    validate: Any,
+    every_n_steps: Any,
+    every_n_seconds: Any,
+    nonfinite_loss: Any,
+    changed_settings: Any,
+    live_chart: Any,
+    kwargs: Mapping[str, Any],
+    signal_check_steps: Any = None,
+    signal_check_seconds: Any = 5.0,
+) -> TrainArguments:
+    """Check every argument (a clear error naming it) and sort the keyword arguments by kind."""
+    if not isinstance(model, TorchModel):
+        reject(TypeError, 'model', 'a dpipe_lightning.torch.TorchModel', model)
+    trainer_kwargs, policies, constants = sort_kwargs(kwargs)
+    policies['lr'] = _lr_policy(lr)
+    names = [*(n for n, p in policies.items() if isinstance(p, ValuePolicy)), *constants]
+    check_step_keywords(model.do_train_step, names, f'{type(model).__name__}.do_train_step')
+    check_policy_states(policies)
+    if validate is not None:
+        check_callable('validate', validate, 'a function returning a dict of metrics, or None')
+    checkpoints = check_folder_argument('checkpoints_path', checkpoints_path)
+    callbacks = as_list(trainer_kwargs.pop('callbacks', None))
+    for index, callback in enumerate(callbacks):
+        if not isinstance(callback, Callback):
+            reject(TypeError, f'callbacks[{index}]', 'a lightning.pytorch.callbacks.Callback', callback)
+        if checkpoints is not None and _same_folder(getattr(callback, 'dirpath', None), checkpoints):
+            reject(ValueError, f'callbacks[{index}].dirpath', 'another folder than checkpoints_path', callback.dirpath,
+                   ": the run's resume checkpoints and rotation own that folder")  # fmt: skip
+    accumulate = check_int('accumulate_grad_batches', trainer_kwargs.pop('accumulate_grad_batches', 1), minimum=1)
+    clip_val = trainer_kwargs.pop('gradient_clip_val', None)
+    clip_val = None if clip_val is None else check_number('gradient_clip_val', clip_val, minimum=0) or None
+    clip_algorithm = trainer_kwargs.pop('gradient_clip_algorithm', None)
+    if clip_algorithm is not None:
+        check_choice('gradient_clip_algorithm', clip_algorithm, ('norm', 'value'))
+    _check_custom_step(model, accumulate > 1, clip_val is not None)
+    return TrainArguments(
+        model=model,
+        batch_iter=as_batch_iter(batch_iter),
+        epoch_length=batches_per_epoch(batch_iter),
+        n_epochs=check_int('n_epochs', n_epochs, minimum=1),
+        policies=policies,
+        constants=constants,
+        validate=validate,
+        log_path=_check_log_path(log_path),
+        checkpoints=checkpoints,
+        every_n_steps=_check_interval('checkpoint_every_n_steps', every_n_steps, checkpoints, check_int, minimum=1),
+        every_n_seconds=_check_interval(
+            'checkpoint_every_n_seconds', every_n_seconds, checkpoints, check_number, minimum=0, strict=True
+        ),
+        skip_nonfinite=check_choice('nonfinite_loss', nonfinite_loss, ('raise', 'skip')) == 'skip',
+        accept_changed_settings=check_choice('changed_settings', changed_settings, ('refuse', 'accept')) == 'accept',
+        accumulate_grad_batches=accumulate,
+        gradient_clip_val=clip_val,
+        gradient_clip_algorithm=clip_algorithm,
+        trainer_kwargs=trainer_kwargs,
+        callbacks=callbacks,
+        plugins=as_list(trainer_kwargs.pop('plugins', None)),
+        live_chart=check_bool('live_chart', live_chart),
+        **_check_signal_checks(signal_check_steps, signal_check_seconds),
+    )
+
+
+def sort_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Policy], dict[str, Any]]:
+    """Split the extra keyword arguments into Trainer arguments, policies and constant step values."""
+    trainer_kwargs, policies, constants = {}, {}, {}
+    for name, value in kwargs.items():
+        if name in RESERVED_TRAINER_ARGUMENTS:
+            raise TypeError(
+                f'train_model got the Trainer argument {name}={value!r}, which it controls itself: '
+                f'{RESERVED_TRAINER_ARGUMENTS[name]}.'
+            )
+        if name in _TRAINER_ARGUMENTS:
+            trainer_kwargs[name] = value
+        elif isinstance(value, Policy):
+            policies[name] = value
+        else:
+            constants[name] = value
+    return trainer_kwargs, policies, constants
+
+
+def _lr_policy(lr: Any) -> ValuePolicy:
+    """A number becomes ``Constant(lr)``; a value policy is used as is."""
+    if isinstance(lr, ValuePolicy):
+        return lr
+    expected = 'a number >= 0 or a value policy (with a .value, e.g. Exponential)'
+    if isinstance(lr, Policy) or isinstance(lr, bool) or not isinstance(lr, Real):
+        reject(TypeError, 'lr', expected, lr)
+    if not math.isfinite(lr) or lr < 0:
+        reject(ValueError, 'lr', expected, lr)
+    return Constant(float(lr))
+
+
+def check_step_keywords(step: Callable, names: list[str], name: str) -> None:
+    """The step ``name`` must accept every keyword in ``names`` and require no other keyword."""
+    parameters = inspect.signature(step).parameters.values()
+    keyword_kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    accepted = {p.name for p in parameters if p.kind in keyword_kinds}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    where = f'{name}{plain_signature(step)}'
+    rejected = [name for name in names if name not in accepted and not takes_any]
+    if rejected:
+        raise TypeError(
+            f'{where} does not accept the keyword argument(s) {rejected} that train_model would pass to every step. '
+            f'Add them to do_train_step, or remove them from the train_model call.{_misspelt_hint(rejected)}'
+        )
+    required = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty]
+    missing = [name for name in required if name not in names]
+    if missing:
+        raise TypeError(
+            f'{where} requires the keyword argument(s) {missing}, but train_model was not given them: '
+            f'pass them to train_model (a number, or a policy such as Exponential).'
+        )
+
+
+def _check_custom_step(model: TorchModel, accumulates: bool, clips: bool) -> None:
+    """A custom ``do_train_step`` must go through ``backward_step`` (or Lightning's step) for these flags to work.
+
+    Read from the step's code: it must call ``backward_step`` or the parent's ``do_train_step`` (for clipping,
+    ``manual_backward`` with the Trainer's optimizer will do too). At run time ``StepAudit`` checks what it did.
+    """
+    step = type(model).do_train_step
+    if step is TorchModel.do_train_step or not (accumulates or clips):
+        return
+    names = set(step.__code__.co_names) if hasattr(step, '__code__') else set()
+    through = {'backward_step', 'do_train_step'} | (set() if accumulates else {'manual_backward'})
+    if not names & through:
+        flag = 'accumulate_grad_batches' if accumulates else 'gradient_clip_val'
+        raise ValueError(
+            f'{flag} needs a do_train_step that calls self.backward_step(loss, lr=lr) (or super().do_train_step), '
+            f'which applies it; {type(model).__name__}.do_train_step calls neither. Call it there, or remove {flag} '
+            f'from the train_model call.'
+        )
+
+
+def _check_log_path(log_path: Any) -> Path | list[Logger] | None:
+    """A folder (TensorBoard logs), a Lightning ``Logger``, a list of them, or ``None``."""
+    if isinstance(log_path, Logger):
+        return [log_path]
+    if isinstance(log_path, list | tuple):
+        for index, logger in enumerate(log_path):
+            if not isinstance(logger, Logger):
+                reject(TypeError, f'log_path[{index}]', 'a lightning.pytorch.loggers.Logger', logger)
+        return list(log_path)
+    return check_folder_argument('log_path', log_path)
+
+
+def _misspelt_hint(names: list[str]) -> str:
+    """`` Did you mean 'n_epochs'?`` for names close to a train_model parameter or a Trainer argument."""
+    hints = []
+    for name in names:
+        own = difflib.get_close_matches(name, _OWN_ARGUMENTS, n=1, cutoff=0.75)
+        if own:
+            hints.append(f" Did you mean train_model's argument {own[0]!r} instead of {name!r}?")
+            continue
+        close = difflib.get_close_matches(name, sorted(_TRAINER_ARGUMENTS), n=1, cutoff=0.75)
+        if close:
+            reserved = RESERVED_TRAINER_ARGUMENTS.get(close[0])
+            note = f' (which train_model controls itself: {reserved})' if reserved else ''
+            hints.append(f' Did you mean the Trainer argument {close[0]!r} instead of {name!r}{note}?')
+    return ''.join(hints)
+
+
+def check_policy_states(policies: Mapping[str, Policy]) -> None:
+    """Every policy's state must be storable in a checkpoint (loadable with ``weights_only``): say which is not."""
+    for name, policy in policies.items():
+        try:
+            buffer = io.BytesIO()
+            torch.save(policy.state_dict(), buffer)
+            buffer.seek(0)
+            torch.load(buffer, weights_only=True)
+        except Exception as error:
+            error.add_note(f'dpipe_lightning: the state of the policy {name}={policy!r} cannot be checkpointed.')
+            raise
+
+
+def _check_interval(name: str, value: Any, folder: Path | None, check: Callable, **bounds: Any) -> Any:
+    """A positive interval (or ``None``); a folder to save to when one is given."""
+    if value is None:
+        return None
+    value = check(name, value, **bounds)
+    if folder is None:
+        reject(ValueError, name, 'None without a checkpoints_path to save to', value)
+    return value
+
+
+def _check_signal_checks(steps: Any, seconds: Any) -> dict[str, Any]:
+    names = 'signal_check_every_n_steps', 'signal_check_every_n_seconds'
+    if steps is None and seconds is None:
+        reject(ValueError, ' and '.join(names), 'a number of steps and/or seconds (not both None)', None)
+    return {
+        'signal_check_steps': None if steps is None else check_int(names[0], steps, minimum=1),
+        'signal_check_seconds': None if seconds is None else check_number(names[1], seconds, minimum=0, strict=True),
+    }
+
+
+def _same_folder(path: Any, folder: Path) -> bool:
+    return isinstance(path, str | os.PathLike) and os.path.realpath(path) == os.path.realpath(folder)
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
