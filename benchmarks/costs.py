@@ -1,7 +1,7 @@
 """Costs besides the step: start-up, checkpoint saving, resume start-up and resident memory over 10 000 steps.
 
 * start-up: from calling the training function to the first step taking its batch (median of repeats);
-* checkpoint share: time in ``ResumeCheckpoint.on_train_epoch_end`` (``torch.save``, fsync, rename, rotation) over
+* checkpoint share: time in ``CheckpointSaver.save`` (``torch.save``, fsync, rename, rotation) over
   the epoch's time, saving after every 100-step epoch;
 * resume start-up: ``train_model`` over a folder holding checkpoints (find, verify, load) to its first step;
 * memory: the process's resident set size at every epoch start over 100 epochs of 100 steps.
@@ -60,25 +60,26 @@ def startup_table(workload: Workload, repeats: int) -> str:
 
 
 class SaveTimer:
-    """Wraps ``ResumeCheckpoint.on_train_epoch_end`` to record how long each save (with rotation) takes."""
+    """Wraps ``CheckpointSaver.save`` to record how long each save (with rotation) takes."""
 
     def __init__(self) -> None:
         self.seconds: list[float] = []
-        self.original = _checkpoints.ResumeCheckpoint.on_train_epoch_end
+        self.original = _checkpoints.CheckpointSaver.save
 
     def __enter__(self) -> SaveTimer:
         original, seconds = self.original, self.seconds
 
-        def timed(callback: object, trainer: object, pl_module: object) -> None:
+        def timed(saver: object, *args: object) -> object:
             start = time.perf_counter()
-            original(callback, trainer, pl_module)
+            path = original(saver, *args)
             seconds.append(time.perf_counter() - start)
+            return path
 
-        _checkpoints.ResumeCheckpoint.on_train_epoch_end = timed
+        _checkpoints.CheckpointSaver.save = timed
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        _checkpoints.ResumeCheckpoint.on_train_epoch_end = self.original
+        _checkpoints.CheckpointSaver.save = self.original
 
 
 def train_with_checkpoints(workload: Workload, n_epochs: int, folder: Path, batches: TimedBatches) -> None:

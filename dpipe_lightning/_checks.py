@@ -23,6 +23,7 @@ __all__ = [
     'check_number',
     'describe',
     'plain_signature',
+    'qualname',
     'reject',
     'shortened_repr',
 ]
@@ -39,6 +40,11 @@ def shortened_repr(value: object) -> str:
 def describe(value: object) -> str:
     """``'<repr> (<type>)'``: how every message names the value it got."""
     return f'{shortened_repr(value)} ({type(value).__name__})'
+
+
+def qualname(instance: object) -> str:
+    """``'module.Class'`` of an object's class (how a checkpoint names a policy's or an optimizer's class)."""
+    return f'{type(instance).__module__}.{type(instance).__qualname__}'
 
 
 def callable_name(func: Callable) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     'optimizer_to_device',
     'replace_step_sigterm_broadcast',
     'restore_from',
+    'resume_after_batches',
     'skip_signal_registration',
 ]
 
@@ -59,6 +60,31 @@ def count_optimizer_step(trainer: L.Trainer) -> None:
     progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
     progress.increment_ready()
     progress.increment_completed()
+
+
+def resume_after_batches(trainer: L.Trainer, batches_done: int, in_batch: bool, batches_that_stepped: int) -> None:
+    """Make the fit in progress go on inside its epoch after ``batches_done`` Lightning batches (and redo the one
+    after them if ``in_batch``: it was in progress), whatever its restored loop state counted.
+
+    A run's Lightning batch carries 1 or several real steps (``_run/batching.py``); a run resumed inside an epoch
+    may choose another number than the run that saved (a callback added, say), and Lightning's restored epoch loop
+    would then count the epoch's batches in the saved unit. Called when training starts, after Lightning restored its
+    loops and before its epoch loop resets: the epoch loop's batch progress and its count of batches that stepped
+    (the x axis of ``self.log``) are set as an uninterrupted run of the new unit would have them, and its restart
+    stage is derived again from them.
+    """
+    loop = trainer.fit_loop.epoch_loop
+    progress = loop.batch_progress
+    current, total = progress.current, progress.total
+    earlier = total.completed - current.completed  # the batches of the epochs before
+    done, started = batches_done, batches_done + int(in_batch)
+    for tracker, offset in [(current, 0), (total, earlier)]:
+        tracker.ready = tracker.started = offset + started
+        tracker.processed = tracker.completed = offset + done
+    progress.is_last_batch = False
+    # a restart inside a batch is one Lightning counts as stepped when its loop resets (and redoes it)
+    loop._batches_that_stepped = batches_that_stepped - int(in_batch)
+    loop.update_restart_stage()
 
 
 def optimizer_to_device(optimizer: torch.optim.Optimizer, device: torch.device) -> None:

@@ -32,6 +32,7 @@ from dpipe_lightning._lightning import (
     optimizer_to_device,
     replace_step_sigterm_broadcast,
     restore_from,
+    resume_after_batches,
     skip_signal_registration,
 )
 
@@ -210,6 +211,72 @@ def test_count_optimizer_step_counts_in_the_global_step_and_the_count_survives_a
     assert trainer.global_step == 6  # two batches of three steps
     trainer.save_checkpoint(tmp_path / 'raw.ckpt')
     assert fit(RawSteps(), max_epochs=2, ckpt_path=tmp_path / 'raw.ckpt').global_step == 12
+
+
+class Batches(Recorder):
+    """Records the index of every batch it trains on."""
+
+    def __init__(self):
+        super().__init__()
+        self.trained = []
+
+    def training_step(self, batch, batch_idx):
+        self.trained.append((self.current_epoch, batch_idx))
+        return super().training_step(batch, batch_idx)
+
+
+class SaveThenFail(Callback):
+    """Saves at the end of the epoch's second batch, as a run's checkpoint there would, then interrupts the fit."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if batch_idx == 1:
+            trainer.save_checkpoint(self.path)
+            raise RuntimeError('interrupted')
+
+
+class FourBatches:
+    """Four batches an epoch, resumable as Lightning asks (the run's epoch view is): a fresh pass each epoch."""
+
+    def __iter__(self):
+        return iter(torch.ones(4, 2, 2))
+
+    def __len__(self):
+        return 4
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def fit_four_batches(module, **kwargs):
+    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator='cpu', **kwargs)  # fmt: skip
+    trainer.fit(module, FourBatches(), weights_only=False)
+    return trainer
+
+
+@pytest.mark.parametrize(
+    ('done', 'in_batch', 'expected'), [(3, False, [3]), (2, True, [2, 3]), (0, False, [0, 1, 2, 3])]
+)
+def test_resume_after_batches_resumes_the_epoch_after_that_many_batches(tmp_path, done, in_batch, expected):
+    with pytest.raises(RuntimeError, match='interrupted'):
+        fit_four_batches(Recorder(), callbacks=[SaveThenFail(tmp_path / 'mid.ckpt')])
+
+    class Align(Callback):
+        def on_train_start(self, trainer, pl_module):
+            resume_after_batches(trainer, done, in_batch, batches_that_stepped=done)
+
+    module = Batches()
+    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator='cpu', callbacks=[Align()])  # fmt: skip
+    trainer.fit(module, FourBatches(), ckpt_path=tmp_path / 'mid.ckpt', weights_only=False)
+    assert module.trained == [(0, i) for i in expected] + [(1, i) for i in range(4)]
+    assert trainer.fit_loop.epoch_loop._batches_that_stepped == 8  # as after 8 batches of an uninterrupted fit
 
 
 # what reaches into Lightning's privates: private imports, private connectors and loops, private attributes

@@ -14,10 +14,10 @@ import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 
 from .._paths import atomic_write
-from .._run.state import STATE_KEY
 
 __all__ = [
     'DIGEST_KEY',
+    'STATE_KEY',
     'AtomicCheckpointIO',
     'checkpoint_files',
     'content_digest',
@@ -30,6 +30,8 @@ __all__ = [
 
 #: the key under which a checkpoint carries the checksum of the rest of its content
 DIGEST_KEY = 'dpipe_lightning.checksum'
+#: the key of the run's state among the callback states of a Lightning checkpoint
+STATE_KEY = 'dpipe_lightning.run'
 _NAME = re.compile(r'^epoch=(\d{4,})-step=(\d{8,})\.ckpt$')
 
 

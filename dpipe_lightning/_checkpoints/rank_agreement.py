@@ -10,9 +10,9 @@ from typing import Any
 
 import lightning as L
 
+from .._distributed import gather_from_ranks
 from .._lightning import restore_from
-from .._run.state import STATE_KEY, gather_from_ranks
-from .files import DIGEST_KEY, AtomicCheckpointIO
+from .files import DIGEST_KEY, STATE_KEY, AtomicCheckpointIO
 
 __all__ = ['ResumeChoice', 'check_process_count']
 

@@ -3,54 +3,63 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
+from .._checks import qualname
 from .._lock import launched_as_rank_zero
-from .._run.arguments import TrainArguments
-from .._run.state import STATE_KEY, qualname
-from .files import load_verified, newest_loadable_checkpoint
+from .files import STATE_KEY, load_verified, newest_loadable_checkpoint
 from .rank_agreement import ResumeChoice
 
-__all__ = ['check_resume', 'check_same_architecture', 'choose_checkpoint', 'run_settings']
+__all__ = ['ResumedRun', 'check_resume', 'check_same_architecture', 'choose_checkpoint', 'run_settings']
 
 # optimizer parameter-group entries that are not hyperparameters: the parameters, the policy-driven learning rate,
 # and implementation switches
 _NOT_HYPERPARAMETERS = frozenset({'params', 'lr', 'initial_lr', 'foreach', 'fused', 'capturable', 'differentiable'})
 
 
-def run_settings(arguments: TrainArguments) -> dict[str, Any]:
+def run_settings(optimizer: torch.optim.Optimizer, epoch_length: int | None, batch_iter: Any) -> dict[str, Any]:
     """What a resumed run must agree with: the optimizer's class and hyperparameters, the epoch length and the batch
     size (saved with every checkpoint)."""
-    optimizer = arguments.model.optimizer
     return {
         'optimizer': qualname(optimizer),
         'hyperparameters': [_hyperparameters(group) for group in optimizer.param_groups],
-        'epoch_length': arguments.epoch_length,
-        'batch_size': getattr(arguments.batch_iter, 'batch_size', None),
+        'epoch_length': epoch_length,
+        'batch_size': getattr(batch_iter, 'batch_size', None),
     }
 
 
-def choose_checkpoint(arguments: TrainArguments, settings: dict[str, Any]) -> ResumeChoice:
+@dataclass(frozen=True)
+class ResumedRun:
+    """What a checkpoint is checked against: the run's model (with its ``optimizer``), policies and settings."""
+
+    model: Any
+    policies: Mapping[str, Any]
+    settings: dict[str, Any]
+    accept_changes: bool
+
+
+def choose_checkpoint(folder: Path, run: ResumedRun) -> ResumeChoice:
     """The newest good checkpoint in ``checkpoints_path`` and the check that it fits the run (`check_resume`).
 
     A process that is not rank 0 of a run of several keeps its error for the ranks' agreement (`ResumeChoice`),
     where every rank raises it together instead of this one failing alone while the others wait for it.
     """
-    folder = arguments.checkpoints
 
     def load(path: Path) -> dict[str, Any]:
         checkpoint = load_verified(path)
-        check_resume(arguments, checkpoint, path, settings, arguments.accept_changed_settings)
+        check_resume(run, checkpoint, path)
         return checkpoint
 
     try:
         path, checkpoint = newest_loadable_checkpoint(folder)
         if checkpoint is not None:
-            check_resume(arguments, checkpoint, path, settings, arguments.accept_changed_settings)
+            check_resume(run, checkpoint, path)
         _check_lightning_requeue_files(folder, path)
     except Exception as error:
         if launched_as_rank_zero():
@@ -72,9 +81,7 @@ def _check_lightning_requeue_files(folder: Path, resume_from: Path | None) -> No
     warnings.warn(f'checkpoints_path={what}: they are ignored (remove them).', stacklevel=4)
 
 
-def check_resume(
-    arguments: TrainArguments, checkpoint: dict[str, Any], path: Path, settings: dict[str, Any], accept: bool
-) -> None:
+def check_resume(run: ResumedRun, checkpoint: dict[str, Any], path: Path) -> None:
     """Before any work: the checkpoint fits the run, or the difference is named.
 
     Another architecture is refused. A policy the checkpoint has no state for starts afresh, and one it has state
@@ -82,13 +89,13 @@ def check_resume(
     policy class under a name, another epoch length or batch size are refused, unless ``accept``: then the run
     trains with the new ones (a new optimizer class or policy class starts afresh) and a warning lists them.
     """
-    check_same_architecture(arguments.model, checkpoint, path)
+    check_same_architecture(run.model, checkpoint, path)
     saved = checkpoint['callbacks'][STATE_KEY]['run']
-    changes = _policy_changes(arguments, saved, path) + _setting_changes(saved.get('settings', {}), settings)
+    changes = _policy_changes(run, saved, path) + _setting_changes(saved.get('settings', {}), run.settings)
     if not changes:
         return
     listed = ''.join(f'\n- {what}: the checkpoint has {before}, this run {now}' for what, before, now, _ in changes)
-    if not accept:
+    if not run.accept_changes:
         raise ValueError(
             f'The run differs from the checkpoint {str(path)!r} it would resume from:{listed}\nUse the same '
             f"settings to resume, pass changed_settings='accept' to train on with the new ones, or pass another "
@@ -96,19 +103,19 @@ def check_resume(
         )
     warnings.warn(f'Resuming from {str(path)!r} with changed settings:{listed}', stacklevel=3)
     for *_, take_new in changes:
-        take_new(checkpoint, arguments)
+        take_new(checkpoint, run)
 
 
-def _policy_changes(arguments: TrainArguments, saved: dict[str, Any], path: Path) -> list[tuple]:
+def _policy_changes(run: ResumedRun, saved: dict[str, Any], path: Path) -> list[tuple]:
     saved_types = saved['policy_types']
-    added = [name for name in arguments.policies if name not in saved_types]
-    removed = [name for name in saved_types if name not in arguments.policies]
+    added = [name for name in run.policies if name not in saved_types]
+    removed = [name for name in saved_types if name not in run.policies]
     for names, what in [(added, 'it has no state for the policies {} of the call: they start afresh'),
                         (removed, 'its policies {} are not in the call: their state is ignored')]:  # fmt: skip
         if names:
             warnings.warn(f'The checkpoint {str(path)!r}: {what.format(names)}.', stacklevel=4)
     changes = []
-    for name, policy in arguments.policies.items():
+    for name, policy in run.policies.items():
         if name in saved_types and saved_types[name] != qualname(policy):
             drop = _dropping_policy_state(name)
             changes.append((f'the policy {name!r}', saved_types[name], qualname(policy), drop))
@@ -116,7 +123,7 @@ def _policy_changes(arguments: TrainArguments, saved: dict[str, Any], path: Path
 
 
 def _dropping_policy_state(name: str) -> Any:
-    def take_new(checkpoint: dict[str, Any], arguments: TrainArguments) -> None:
+    def take_new(checkpoint: dict[str, Any], run: ResumedRun) -> None:
         checkpoint['callbacks'][STATE_KEY]['run']['policies'].pop(name, None)
 
     return take_new
@@ -151,13 +158,13 @@ def _differing(before: list[dict], after: list[dict]) -> tuple[dict, dict]:
     return {key: values(before, key) for key in changed}, {key: values(after, key) for key in changed}
 
 
-def _fresh_optimizer(checkpoint: dict[str, Any], arguments: TrainArguments) -> None:
-    checkpoint['optimizer_states'] = [arguments.model.optimizer.state_dict()]
+def _fresh_optimizer(checkpoint: dict[str, Any], run: ResumedRun) -> None:
+    checkpoint['optimizer_states'] = [run.model.optimizer.state_dict()]
 
 
-def _new_hyperparameters(checkpoint: dict[str, Any], arguments: TrainArguments) -> None:
+def _new_hyperparameters(checkpoint: dict[str, Any], run: ResumedRun) -> None:
     saved_groups = checkpoint['optimizer_states'][0]['param_groups']
-    for saved, group in zip(saved_groups, arguments.model.optimizer.param_groups, strict=True):
+    for saved, group in zip(saved_groups, run.model.optimizer.param_groups, strict=True):
         saved.update(_hyperparameters(group))
 
 

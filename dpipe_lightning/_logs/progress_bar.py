@@ -6,17 +6,15 @@ import io
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from tqdm import tqdm
 
-from .._run.epoch_view import StepHooks
-from .._run.state import RunState
-from .history import short_name
+from .history import History, short_name
 from .notebook import NotebookDisplay, in_jupyter
 
 __all__ = ['PolicyProgressBar', 'epoch_line']
@@ -25,11 +23,12 @@ __all__ = ['PolicyProgressBar', 'epoch_line']
 PLAIN_FORMAT = '{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]'
 
 
-class PolicyProgressBar(StepHooks, TQDMProgressBar):
+class PolicyProgressBar(TQDMProgressBar):
     """Shows each epoch's progress (the running mean loss, the policy values, the latest validation metrics) and,
     when an epoch ends, one line with its mean loss, validation metrics, policy values and time.
 
-    Where the output goes decides the form, on rank 0 only:
+    The run's loop tells it what happened (`epoch_started`, `step_finished`, `epoch_finished`); Lightning's hooks
+    only set up and tear down the output. Where the output goes decides the form, on rank 0 only:
 
     - a terminal: Lightning's tqdm bar, with the epoch lines above it (the bar is cleared at the end);
     - anything else (a file, a pipe, CI logs): plain lines, no carriage returns: one per epoch, and inside an epoch
@@ -38,16 +37,15 @@ class PolicyProgressBar(StepHooks, TQDMProgressBar):
       above a progress line (updated at most every ``notebook_interval`` seconds); no widgets.
 
     The bar is redrawn at most every ``min_interval`` seconds (and after an epoch's last step), so its cost does
-    not grow with the step rate; the loss is read from the device only then. In a terminal, lines printed to
-    ``sys.stdout`` while training (e.g. by ``do_train_step``) appear above the bar, not inside it.
+    not grow with the step rate; what it shows (the loss read from the device) is asked for only then. In a
+    terminal, lines printed to ``sys.stdout`` while training (e.g. by ``do_train_step``) appear above the bar.
     """
 
     line_interval = 30.0
     notebook_interval = 0.5
 
-    def __init__(self, run: RunState, min_interval: float = 0.1, live_chart: bool = True) -> None:
+    def __init__(self, min_interval: float = 0.1, live_chart: bool = True) -> None:
         super().__init__()
-        self.run_state = run
         self.min_interval = min_interval
         self.live_chart = live_chart
         self._last_draw = self._last_line = -math.inf
@@ -56,7 +54,49 @@ class PolicyProgressBar(StepHooks, TQDMProgressBar):
         self._stdout: _LinesAboveBar | None = None
         self._notebook: NotebookDisplay | None = None
 
-    # ---- Lightning hooks ----
+    # ---- what the run's loop tells it ----
+
+    def epoch_started(self, epoch: int, total: int | None, shown: dict[str, Any]) -> None:
+        """Epoch ``epoch`` of ``total`` steps starts; ``shown``: the values to show until its first step."""
+        self._epoch_start = self._last_line = time.monotonic()
+        if not self.is_enabled:
+            return
+        bar = self.train_progress_bar
+        if bar.disable:
+            self.train_progress_bar = self._new_bar(f'Epoch {epoch}', total, shown)
+        else:  # one redraw, with the new epoch's description and values (not the last epoch's loss)
+            bar.set_description(f'Epoch {epoch}', refresh=False)
+            bar.set_postfix(shown, refresh=False)
+            bar.reset(total)
+        self._show_progress(force=True)
+
+    def step_finished(self, steps_in_epoch: int, shown: Callable[[], dict[str, Any]]) -> None:
+        """A step of the epoch finished (``steps_in_epoch`` so far); ``shown()`` gives the values, asked for only
+        when the bar is redrawn."""
+        bar, now = self.train_progress_bar, time.monotonic()
+        if bar.disable or (now - self._last_draw < self.min_interval and steps_in_epoch != bar.total):
+            return
+        self._last_draw = now
+        bar.n = steps_in_epoch
+        bar.set_postfix(shown())  # one redraw, with the new count
+        self._show_progress()
+
+    def epoch_finished(self, history: History) -> None:
+        """The epoch ended and ``history`` holds its scalars: the epoch's line (and, in Jupyter, the curves)."""
+        bar = self.train_progress_bar
+        if bar.disable:
+            return
+        scalars = dict(sorted(history.last().items(), key=lambda item: _display_rank(item[0])))
+        bar.set_postfix({short_name(tag): f'{value:.4g}' for tag, value in scalars.items()})  # what the epoch used
+        line = epoch_line(history.epoch[-1], scalars, time.monotonic() - self._epoch_start)
+        if self._notebook is not None:
+            self._notebook.epoch_finished(history, line)
+        elif self._terminal is not None:
+            tqdm.write(line, file=self._terminal)
+        else:
+            print(line, flush=True)
+
+    # ---- Lightning hooks: the output only (the loop says what to show) ----
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the bar itself is made when the first epoch starts, with its description (no placeholder line)
@@ -72,41 +112,13 @@ class PolicyProgressBar(StepHooks, TQDMProgressBar):
                 sys.stdout = self._stdout
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._epoch_start = self._last_line = time.monotonic()
-        if not self.is_enabled:
-            return
-        description, total = f'Epoch {self.run_state.epochs_done}', self.run_state.data.length  # steps, not groups
-        bar = self.train_progress_bar
-        if bar.disable:
-            self.train_progress_bar = self._new_bar(description, total, self.get_metrics(trainer, pl_module))
-        else:  # one redraw, with the new epoch's description and values (not the last epoch's loss)
-            bar.set_description(description, refresh=False)
-            bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=False)
-            bar.reset(total)
-        self._show_progress(force=True)
+        pass  # epoch_started
 
-    def on_step_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any) -> None:
-        bar, now, steps = self.train_progress_bar, time.monotonic(), self.run_state.steps_in_epoch
-        if bar.disable or (now - self._last_draw < self.min_interval and steps != bar.total):
-            return
-        self._last_draw = now
-        bar.n = steps
-        bar.set_postfix(self.get_metrics(trainer, pl_module))  # one redraw, with the new count
-        self._show_progress()
+    def on_train_batch_end(self, *args: Any) -> None:
+        pass  # step_finished
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        run, bar = self.run_state, self.train_progress_bar
-        if bar.disable or not run.history.epoch or run.history.epoch[-1] != run.epochs_done - 1:
-            return  # no epoch finished (a policy stopped training before it started)
-        scalars = dict(sorted(run.history.last().items(), key=lambda item: _display_rank(item[0])))
-        bar.set_postfix({short_name(tag): f'{value:.4g}' for tag, value in scalars.items()})  # what the epoch used
-        line = epoch_line(run.history.epoch[-1], scalars, time.monotonic() - self._epoch_start)
-        if self._notebook is not None:
-            self._notebook.epoch_finished(run.history, line)
-        elif self._terminal is not None:
-            tqdm.write(line, file=self._terminal)
-        else:
-            print(line, flush=True)
+        pass  # epoch_finished
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.train_progress_bar.leave = False  # the epoch lines say it all: no repeated last line
@@ -122,19 +134,7 @@ class PolicyProgressBar(StepHooks, TQDMProgressBar):
             self._stdout = None
         super().teardown(trainer, pl_module, stage)
 
-    # ---- what is shown ----
-
-    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
-        metrics: dict[str, Any] = {}
-        losses = self.run_state.epoch_losses
-        if losses:
-            metrics['loss'] = f'{torch.stack(losses).float().mean().item():.4g}'
-        for tag, value in self.run_state.history.last().items():  # the latest validation metrics
-            if tag.startswith('val/'):
-                metrics[short_name(tag)] = f'{value:.4g}'
-        for name, value in self.run_state.current_values().items():
-            metrics[name] = f'{value:.4g}' if isinstance(value, float) else value
-        return metrics
+    # ---- drawing ----
 
     def _new_bar(self, description: str, total: int | None, postfix: dict[str, Any]) -> tqdm:
         shown = dict(desc=description, total=total, postfix=postfix, smoothing=0)

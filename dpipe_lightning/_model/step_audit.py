@@ -7,9 +7,7 @@ from typing import NamedTuple
 import lightning as L
 import torch
 
-from .._run.state import RunState
-
-__all__ = ['StepAudit']
+__all__ = ['Need', 'StepAudit', 'needs']
 
 _HOW = (
     'compute the loss, then call self.backward_step(loss, lr=lr) (or self.manual_backward(loss) and '
@@ -55,11 +53,8 @@ class StepAudit:
                 f'fp16 mixed precision it must go through Lightning for loss scaling. Instead, {_HOW}.'
             )
 
-    def after_step(self, trainer: L.Trainer, model: object, run: RunState | None) -> None:
-        """Call after ``model.do_train_step``; raises ``RuntimeError`` if it bypassed what a setting needs."""
-        needs = _needs(trainer, run)
-        if not needs:
-            return
+    def after_step(self, trainer: L.Trainer, model: object, needs: list[Need]) -> None:
+        """Call after ``model.do_train_step``; raises ``RuntimeError`` if it bypassed what one of ``needs`` needs."""
         where = f'{type(model).__name__}.do_train_step'
         lightning_steps = trainer.global_step - self._lightning_before
         raw_steps = self.raw_steps - self._raw_before - lightning_steps
@@ -77,7 +72,7 @@ class StepAudit:
             raise RuntimeError(f'{where} {bypassed}; under {settings} that skips {broken}. Instead, {how}.')
 
 
-class _Need(NamedTuple):
+class Need(NamedTuple):
     """A setting, what it breaks when bypassed, and which part of the step must go through Lightning for it."""
 
     setting: str
@@ -87,20 +82,21 @@ class _Need(NamedTuple):
     window: bool = False  # backward_step
 
 
-def _needs(trainer: L.Trainer, run: RunState | None) -> list[_Need]:
-    needs = []
+def needs(trainer: L.Trainer, accumulate_grad_batches: int = 1, gradient_clip_val: float | None = None) -> list[Need]:
+    """What the run's settings need a custom step to go through (none: any step will do)."""
+    found = []
     if trainer.world_size > 1:
-        needs.append(
-            _Need(f'DDP ({trainer.world_size} processes)', 'gradient synchronisation between processes', True, True)
+        found.append(
+            Need(f'DDP ({trainer.world_size} processes)', 'gradient synchronisation between processes', True, True)
         )
     if _uses_scaler(trainer):
-        needs.append(_Need('fp16 mixed precision', 'loss scaling', True, True))
-    if run is not None and run.gradient_clip_val is not None:
-        needs.append(_Need(f'gradient_clip_val={run.gradient_clip_val:g}', 'gradient clipping', step=True))
-    if run is not None and run.accumulate_grad_batches > 1:
-        setting = f'accumulate_grad_batches={run.accumulate_grad_batches}'
-        needs.append(_Need(setting, 'gradient accumulation', window=True))
-    return needs
+        found.append(Need('fp16 mixed precision', 'loss scaling', True, True))
+    if gradient_clip_val is not None:
+        found.append(Need(f'gradient_clip_val={gradient_clip_val:g}', 'gradient clipping', step=True))
+    if accumulate_grad_batches > 1:
+        setting = f'accumulate_grad_batches={accumulate_grad_batches}'
+        found.append(Need(setting, 'gradient accumulation', window=True))
+    return found
 
 
 def _uses_scaler(trainer: L.Trainer) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from numbers import Real
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightning as L
 import numpy as np
@@ -12,11 +12,20 @@ import torch
 from torch import nn
 
 from .._checks import callable_name, plain_signature, reject
-from .._run.state import RunState
-from ..train.policy import EarlyStopping
+from .._policies.base import EarlyStopping
 from .conversion import to_var
+from .run_link import training_run
 
-__all__ = ['StepFunction', 'as_loss', 'as_tuple', 'failed_step_note', 'model_expectation', 'to_device']
+__all__ = [
+    'StepFunction',
+    'StepOutcome',
+    'as_loss',
+    'as_tuple',
+    'call_step',
+    'failed_step_note',
+    'model_expectation',
+    'to_device',
+]
 
 
 def as_tuple(batch: Any) -> tuple[Any, ...]:
@@ -62,10 +71,42 @@ def _describe(x: Any, depth: int = 0) -> str:
     return f'{type(x).__name__} {text if len(text) <= 40 else text[:37] + "..."}'
 
 
+class StepOutcome(NamedTuple):
+    """What a step gave: its ``loss`` (``None``: none to record) and whether it asked to ``stop``."""
+
+    loss: torch.Tensor | None
+    stop: bool
+
+
+def call_step(
+    step: Callable[..., Any],
+    batch: tuple[Any, ...],
+    values: Mapping[str, Any],
+    name: str,
+    epoch: int,
+    expectation: Callable[[], str] | None = None,
+) -> StepOutcome:
+    """``step(*batch, **values)``: the one way every kind of training step is called (``TorchModel.do_train_step``
+    and deep_pipe's free step functions, in a run or in a user's own Trainer).
+
+    ``EarlyStopping`` is an answer (``stop``); any other error gets a note naming ``name``, the epoch and the batch
+    (types, shapes, dtypes) and, if given, what the step expects, and propagates. The returned loss becomes a tensor
+    (deep_pipe's steps return numbers or numpy arrays; ``None``: nothing to record).
+    """
+    try:
+        output = step(*batch, **values)
+    except EarlyStopping:
+        return StepOutcome(None, True)
+    except Exception as error:
+        error.add_note(failed_step_note(name, epoch, batch, expectation() if expectation is not None else ''))
+        raise
+    return StepOutcome(output if isinstance(output, torch.Tensor) else as_loss(output, name), False)
+
+
 class StepFunction(L.LightningModule):
     """The LightningModule of deep_pipe's ``train(do_train_step, ...)`` when the step is a plain function.
 
-    ``training_step`` calls ``step(*batch, **values)`` with the run's policy values and constants, as deep_pipe's
+    Each real step calls ``step(*batch, **values)`` with the run's policy values and constants, as deep_pipe's
     loop did; the step owns its model, backward and optimizer (so it runs on one process). The batch reaches it as
     the batch iterator made it (numpy arrays: deep_pipe's steps convert their inputs themselves).
 
@@ -79,14 +120,15 @@ class StepFunction(L.LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.step = step
+        self.step_name = callable_name(step)
         self._idle = nn.Parameter(torch.empty(0))  # Lightning needs an optimizer: this one has nothing to update
-        self._name = callable_name(step)
 
     def setup(self, stage: str) -> None:
         if self.trainer.world_size > 1:
             raise ValueError(
-                f'train(do_train_step={self._name}, ...) runs a step function that owns its model and optimizer: it '
-                f"cannot run on {self.trainer.world_size} processes. Pass a TorchModel's do_train_step, or train_model."
+                f'train(do_train_step={self.step_name}, ...) runs a step function that owns its model and optimizer: '
+                f"it cannot run on {self.trainer.world_size} processes. Pass a TorchModel's do_train_step, or "
+                f'train_model.'
             )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -95,20 +137,18 @@ class StepFunction(L.LightningModule):
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         return batch
 
+    def run_one_step(self, *batch: Any, **values: Any) -> Any:
+        """One real step: ``step(*batch, **values)``."""
+        return self.step(*batch, **values)
+
+    def step_expectation(self) -> str:
+        return ''
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
-        run = RunState.of(self.trainer)
+        run = training_run(self)
         if run is None:
             raise RuntimeError(f'{type(self).__name__} trains only inside dpipe_lightning.train.train(...)')
-        batch = as_tuple(batch)
-        try:
-            loss = self.step(*batch, **run.step_kwargs)
-        except EarlyStopping:
-            run.stop_requested = True
-            return None
-        except Exception as error:
-            error.add_note(failed_step_note(self._name, run.epochs_done, batch))
-            raise
-        return as_loss(loss, self._name)
+        return run.train_batch(self, batch)
 
 
 def to_device(x: Any, device: torch.device) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -13,18 +12,19 @@ import torch
 from torch import nn
 
 from .._checks import check_callable, reject
-from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, count_optimizer_step, optimizer_to_device
-from .._run.epoch_view import StepGroup
-from .._run.state import RunState
-from ..train.policy import EarlyStopping
-from .conversion import load_model_state, save_model_state, sequence_to_var, set_lr, to_np
+from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, optimizer_to_device
+from .conversion import load_model_state, save_model_state, sequence_to_var, to_np
+from .execution import LightningExecution, PlainExecution, StepExecution
+from .interface import Model
+from .run_link import TrainingRun, training_run_of
 from .step_audit import StepAudit
-from .steps import as_loss, as_tuple, failed_step_note, model_expectation, to_device
+from .steps import as_tuple, call_step, model_expectation, to_device
 
 __all__ = ['TorchModel']
 
-# attributes that never hold parameters, buffers or modules
-_PLAIN_ATTRIBUTES = frozenset({HOOK_NAME_ATTRIBUTE, '_run_of', '_group_run'})
+# attributes that never hold parameters, buffers or modules: kept off nn.Module.__setattr__'s slow path
+_PLAIN_ATTRIBUTES = frozenset({HOOK_NAME_ATTRIBUTE, '_link'})
+_PLAIN = PlainExecution()
 
 
 class TorchModel(L.LightningModule):
@@ -48,11 +48,14 @@ class TorchModel(L.LightningModule):
     -----
     ``do_train_step`` runs inside Lightning's ``training_step``: its backward pass and optimizer step go through
     :meth:`backward_step`, i.e. ``manual_backward`` and the Trainer's optimizer, so mixed precision and DDP work.
-    A subclass may override ``do_train_step`` and call ``super().do_train_step(*inputs, lr=lr)``.
+    A subclass may override ``do_train_step`` and call ``super().do_train_step(*inputs, lr=lr)``; ``self.log``,
+    ``self.trainer`` and ``self.global_step`` work there as in any ``training_step``. As in deep_pipe 0.0.7, whose
+    ``TorchModel`` was no ``nn.Module``, a subclass may assign its sub-networks before calling ``super().__init__``.
 
     It is a complete LightningModule for a plain ``Trainer`` too: ``forward`` gives the logits, ``training_step``
-    takes ``(inputs..., target)`` batches (the optimizer keeps its own learning rate), ``validation_step`` and
-    ``test_step`` log ``val/loss`` and ``test/loss``, ``predict_step`` gives ``logits2pred(logits)``.
+    takes ``(inputs..., target)`` batches (the optimizer keeps its own learning rate) and logs ``train/loss`` per
+    step and per epoch, ``validation_step`` and ``test_step`` log ``val/loss`` and ``test/loss``, ``predict_step``
+    gives ``logits2pred(logits)``.
     """
 
     def __init__(
@@ -64,7 +67,10 @@ class TorchModel(L.LightningModule):
         cuda: bool | None = None,
     ) -> None:
         _check_arguments(model_core, logits2pred, logits2loss, optimize, cuda)
+        early = dict.fromkeys(self.__dict__.pop('_early_attributes', ()))
         super().__init__()
+        for name in early:  # assigned by a subclass before this __init__: registered now (modules, parameters)
+            setattr(self, name, self.__dict__.pop(name))
         self.automatic_optimization = False
         self.model_core = model_core
         self.logits2pred = logits2pred
@@ -75,9 +81,8 @@ class TorchModel(L.LightningModule):
         if not isinstance(self.optimizer, torch.optim.Optimizer):
             expected = 'a function that builds a torch.optim.Optimizer from the parameters'
             reject(TypeError, 'optimize', expected, optimize, f', which built a {type(self.optimizer).__name__}')
-        self._audit = StepAudit(self.optimizer)
-        self._run_of: tuple[L.Trainer, RunState | None] | None = None  # the train_model run of the attached Trainer
-        self._group_run: RunState | None = None  # the run whose group of steps is being trained
+        self.step_audit = StepAudit(self.optimizer)
+        self._link: tuple[L.Trainer, TrainingRun | None, StepExecution] | None = None  # the Trainer training it
 
     # ---- deep_pipe's interface ----
 
@@ -104,50 +109,11 @@ class TorchModel(L.LightningModule):
 
         Inside a Trainer this uses ``manual_backward`` and the Trainer's optimizer (loss scaling, DDP gradient
         sync, step counting) and honours ``train_model``'s ``accumulate_grad_batches`` (the loss is divided by it,
-        gradients add up over the window, DDP syncs them only at its end, the optimizer steps once per window) and
-        ``gradient_clip_val`` (see ``on_before_optimizer_step``). Called outside a training run it is a plain
-        PyTorch step.
+        gradients add up over the window, DDP syncs them only at its end, the optimizer steps once per window),
+        ``gradient_clip_val`` (see ``on_before_optimizer_step``) and ``nonfinite_loss='skip'``. Called outside a
+        training run it is a plain PyTorch step. How it runs is chosen once per run (``_model/execution.py``).
         """
-        if lr is not None:
-            set_lr(self.optimizer, lr)
-        self._audit.through_backward_step = True
-        if self._group_run is not None:  # one process, full precision, nothing that hooks a step (step_group_size)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            count_optimizer_step(attached_trainer(self))
-            return
-        trainer = attached_trainer(self)
-        if trainer is None or not trainer.training:
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            return
-        run = self._run(trainer)
-        if run is not None and run.skip_nonfinite and not self._finite_on_every_rank(loss):
-            run.skipped_in_epoch += 1
-            return
-        optimizer = self.optimizers()
-        window = 1 if run is None else run.accumulate_grad_batches
-        if window == 1:
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            optimizer.step()
-            return
-        if (run.steps_in_epoch - 1) % window == 0:  # the window's first micro-batch
-            optimizer.zero_grad(set_to_none=True)
-        steps = run.steps_optimizer()
-        with contextlib.nullcontext() if steps else _no_gradient_sync(trainer):
-            self.manual_backward(loss / window)
-        if steps:
-            optimizer.step()
-
-    def _finite_on_every_rank(self, loss: torch.Tensor) -> bool:
-        finite = bool(torch.isfinite(loss).all())  # a device sync: only when skipping non-finite steps
-        trainer = attached_trainer(self)
-        if trainer is not None and trainer.training and trainer.world_size > 1:
-            finite = trainer.strategy.reduce_boolean_decision(finite, all=True)  # skip together, or not at all
-        return finite
+        self._execution().backward_step(self, loss, lr)
 
     def save(self, path: str | os.PathLike) -> TorchModel:
         """Save ``model_core``'s weights to ``path`` (atomically; parent folders are created)."""
@@ -170,46 +136,69 @@ class TorchModel(L.LightningModule):
         """The device of ``model_core``'s first parameter."""
         return next(self.model_core.parameters()).device
 
-    def _on_model_device(self, inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
-        """Numpy arrays become tensors (no dtype cast); everything goes to the model's device."""
-        if self._group_run is not None:  # the group's loop moved the batch already (unless a subclass changed it)
-            device = self.device
-            if all(isinstance(x, torch.Tensor) and x.device == device for x in inputs):
-                return inputs
-            return sequence_to_var(*inputs, device=device)
-        trainer = attached_trainer(self)
-        # inside a run Lightning already moved the batch, and tracks the device; outside, look at the weights
-        device = self.device if trainer is not None and trainer.training else self.parameters_device
-        return sequence_to_var(*inputs, device=device)
+    # ---- one real step of a run (called by the run, see dpipe_lightning/_run/loop.py) ----
 
-    def _run(self, trainer: L.Trainer | None) -> RunState | None:
-        """The state of the ``train_model`` run ``trainer`` is training; ``None`` for a plain Trainer, or no run."""
-        if trainer is None or not trainer.training:
-            return None
-        if self._run_of is None or self._run_of[0] is not trainer:
-            self._run_of = trainer, RunState.of(trainer)
-        return self._run_of[1]
+    @property
+    def step_name(self) -> str:
+        return f'{type(self).__name__}.do_train_step'
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Lightning sets its hook name around every hook (~30 times a step); nn.Module.__setattr__ costs ~3 us
-        if name in _PLAIN_ATTRIBUTES:
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
+    def run_one_step(self, *batch: Any, **values: Any) -> Any:
+        """``do_train_step(*batch, **values)``, checked by the step execution (a custom step that bypasses what a
+        setting needs is refused, naming it)."""
+        execution = self._execution()
+        execution.before_step(self)
+        try:
+            loss = self.do_train_step(*batch, **values)
+        except Exception as error:
+            execution.explain(error, self)
+            raise
+        execution.after_step(self)
+        return loss
+
+    def step_expectation(self) -> str:
+        """What the step expects, for the note on an error it raised."""
+        return f'The model expects {model_expectation(self)}.'
 
     # ---- Lightning hooks ----
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer
 
+    def on_fit_start(self) -> None:
+        """``model_core`` trains in train mode (deep_pipe's steps set it; ``do_inf_step`` leaves it in eval mode)."""
+        if not self.model_core.training:
+            self.model_core.train()
+
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Numpy arrays become tensors on ``device`` (no dtype cast), then the precision plugin converts them as it
+        converts any LightningModule's inputs (e.g. to bfloat16 under ``precision='bf16-true'``)."""
         if isinstance(batch, tuple | list):
-            return type(batch)(to_device(x, device) for x in batch)
-        return to_device(batch, device)
+            batch = type(batch)(to_device(x, device) for x in batch)
+        else:
+            batch = to_device(batch, device)
+        trainer = attached_trainer(self)
+        return batch if trainer is None else trainer.precision_plugin.convert_input(batch)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         """The logits: ``model_core(*inputs)``."""
         return self.model_core(*inputs)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
+        """In a ``train_model`` run: every real step the batch carries, as the run's loop says (policies, the step,
+        its loss, ...). In a plain ``Trainer``: ``do_train_step(*batch, lr=None)`` (the optimizer keeps its own
+        learning rate), its loss logged as ``train/loss`` per step and per epoch."""
+        self._execution()  # links the model to the Trainer's run
+        run = self._link[1]
+        if run is not None:
+            return run.train_batch(self, batch)
+        batch = as_tuple(batch)
+        outcome = call_step(self.run_one_step, batch, {'lr': None}, self.step_name, self.current_epoch,
+                            self.step_expectation)  # fmt: skip
+        if outcome.stop:
+            self.trainer.should_stop = True
+        elif outcome.loss is not None:
+            self.log('train/loss', outcome.loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=_size(batch))
+        return outcome.loss
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         """``logits2pred(model_core(*inputs))`` for a batch of inputs only (no target), as a tensor."""
@@ -223,95 +212,64 @@ class TorchModel(L.LightningModule):
         """The loss of a batch ``(inputs..., target)``, logged as ``test/loss`` (the mean over the test set)."""
         return self._evaluate(batch, 'test/loss')
 
-    def _evaluate(self, batch: Any, tag: str) -> torch.Tensor:
-        *inputs, target = as_tuple(batch)
-        loss = self.logits2loss(self(*inputs), target)
-        self.log(tag, loss, prog_bar=True, batch_size=len(target))
-        return loss
-
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Clip the gradients as ``train_model``'s ``gradient_clip_val``/``gradient_clip_algorithm`` say.
 
         Lightning calls this hook right before the optimizer steps, after AMP has unscaled the gradients, so the
         threshold applies to the true gradients. A subclass that overrides it calls ``super()`` to keep clipping.
         """
-        run = self._run(attached_trainer(self))
-        if run is not None and run.gradient_clip_val is not None:
-            self.clip_gradients(optimizer, run.gradient_clip_val, run.gradient_clip_algorithm or 'norm')
-
-    def teardown(self, stage: str) -> None:
-        self._run_of = None  # the run is over: do not keep its Trainer alive
+        self._execution().before_optimizer_step(self, optimizer)
 
     def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         """Lightning's backward (loss scaling, DDP gradient sync); see ``backward_step``."""
-        self._audit.backward_through_lightning = True
+        self.step_audit.backward_through_lightning = True
         super().manual_backward(loss, *args, **kwargs)
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
-        """``do_train_step(*batch, **values)``: the batch is ``(inputs..., target)``.
+    def teardown(self, stage: str) -> None:
+        self._link = None  # the run is over: do not keep its Trainer alive
 
-        In a ``train_model`` run the values are the policies' and the constants; under a plain ``Trainer.fit`` the
-        step gets ``lr=None``, so the optimizer keeps its own learning rate. A `StepGroup` (a run whose steps are
-        grouped) is trained one real batch at a time, each a step of its own.
-        """
-        trainer = self.trainer
-        run = self._run(trainer)
-        if isinstance(batch, StepGroup) and run is not None:
-            return self._train_group(batch, trainer, run)
-        self._audit.before_step(trainer)
-        loss = self._train_one(as_tuple(batch), trainer, run)
-        if loss is not None:
-            self._audit.after_step(trainer, self, run)
+    # ---- helpers ----
+
+    def _execution(self) -> StepExecution:
+        """How this model's steps run now: plain PyTorch outside training, else what the Trainer's run chose
+        (a plain Trainer: through Lightning)."""
+        trainer = attached_trainer(self)
+        if trainer is None or not trainer.training:
+            return _PLAIN
+        link = self._link
+        if link is None or link[0] is not trainer:
+            run = training_run_of(trainer)
+            link = self._link = (trainer, run, run.execution if run is not None else LightningExecution(trainer))
+        return link[2]
+
+    def _on_model_device(self, inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+        """Numpy arrays become tensors (no dtype cast); everything goes to the model's device."""
+        trainer = attached_trainer(self)
+        # inside a run Lightning (or the run) already moved the batch, and tracks the device; outside, ask the weights
+        device = self.device if trainer is not None and trainer.training else self.parameters_device
+        if all(isinstance(x, torch.Tensor) and x.device == device for x in inputs):
+            return inputs
+        return sequence_to_var(*inputs, device=device)
+
+    def _evaluate(self, batch: Any, tag: str) -> torch.Tensor:
+        *inputs, target = as_tuple(batch)
+        loss = self.logits2loss(self(*inputs), target)
+        self.log(tag, loss, prog_bar=True, batch_size=len(target))
         return loss
 
-    def _train_one(self, batch: tuple[Any, ...], trainer: L.Trainer, run: RunState | None) -> torch.Tensor | None:
-        """One real step; ``None`` when it was skipped (non-finite loss) or raised ``EarlyStopping``."""
-        skipped = run.skipped_in_epoch if run is not None else 0
-        try:
-            loss = self.do_train_step(*batch, **(run.step_kwargs if run is not None else {'lr': None}))
-        except EarlyStopping:
-            if run is not None:
-                run.stop_requested = True
-            else:
-                trainer.should_stop = True
-            return None
-        except Exception as error:
-            self._audit.explain(error, trainer, self)
-            where = f'{type(self).__name__}.do_train_step'
-            epoch = run.epochs_done if run is not None else trainer.current_epoch
-            error.add_note(failed_step_note(where, epoch, batch, f'The model expects {model_expectation(self)}.'))
-            raise
-        if run is not None and run.skipped_in_epoch != skipped:
-            return None  # a skipped step has no loss to record
-        return loss if isinstance(loss, torch.Tensor) else as_loss(loss, f'{type(self).__name__}.do_train_step')
-
-    def _train_group(self, group: StepGroup, trainer: L.Trainer, run: RunState) -> None:
-        """Each real batch of ``group`` as a step of its own, inside the run's callbacks' batch hooks.
-
-        Lightning's batch hooks see the group; the run's callbacks (`StepHooks`) leave it to this loop, which calls
-        their step hooks around every real step, so policies, checkpoints, stop signals and the bar work step by step.
-        """
-        callbacks, device = run.step_callbacks, self.device
-        self._group_run = run
-        try:
-            for batch in group.batches(run.steps_in_epoch):
-                batch = self.transfer_batch_to_device(as_tuple(batch), device, 0)
-                for callback in callbacks:
-                    callback.on_step_start(trainer, self)
-                loss = self._train_one(batch, trainer, run)
-                for callback in callbacks:
-                    callback.on_step_end(trainer, self, loss)
-                if trainer.should_stop or run.stop_requested:
-                    break
-        finally:
-            self._group_run = None
-        return None
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _PLAIN_ATTRIBUTES:  # Lightning sets its hook name ~30 times a step; nn.Module's path costs ~3 us
+            object.__setattr__(self, name, value)
+        elif '_modules' not in self.__dict__:  # before TorchModel.__init__: kept until nn.Module can register it
+            object.__setattr__(self, name, value)
+            self.__dict__.setdefault('_early_attributes', []).append(name)
+        else:
+            super().__setattr__(name, value)
 
 
-def _no_gradient_sync(trainer: L.Trainer) -> contextlib.AbstractContextManager:
-    """Under DDP, no gradient all-reduce for this backward (the documented way for accumulation windows)."""
-    block = getattr(trainer.strategy, 'block_backward_sync', None)
-    return block() if callable(block) else contextlib.nullcontext()
+def _size(batch: tuple[Any, ...]) -> int:
+    """The batch size: the length of the target (the last element)."""
+    return len(batch[-1]) if hasattr(batch[-1], '__len__') else 1
 
 
 def _check_arguments(model_core: Any, logits2pred: Any, logits2loss: Any, optimize: Any, cuda: Any) -> None:
@@ -325,3 +283,6 @@ def _check_arguments(model_core: Any, logits2pred: Any, logits2loss: Any, optimi
         reject(TypeError, 'cuda', 'True, False or None', cuda)
     if cuda and not torch.cuda.is_available():
         reject(ValueError, 'cuda', 'None or False on this machine, where CUDA is not available', cuda)
+
+
+Model.register(TorchModel)  # a virtual subclass: isinstance(model, Model) holds for every TorchModel

@@ -29,6 +29,10 @@ class StepValuePolicy(ValuePolicy):
         self.value = self.value_at(self.steps)
         self.steps += 1
 
+    def upcoming_value(self) -> Any:
+        """The value the next step will get (the policy is unchanged)."""
+        return self.value_at(self.steps)
+
 
 class LambdaStep(FunctionOfIndex, StepValuePolicy):
     """The value in the run's step number ``i`` is ``func(i, *args, **kwargs)``.

@@ -8,7 +8,6 @@ import io
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,18 @@ from lightning.pytorch.loggers import Logger
 from .._checks import check_bool, check_callable, check_choice, check_int, check_number, plain_signature, reject
 from .._model.torch_model import TorchModel
 from .._paths import check_folder_argument
-from ..train.policy import Constant, Policy, ValuePolicy
+from .._policies.base import Constant, Policy, ValuePolicy
+from .config import RunConfig
 from .epoch_view import as_batch_iter, batches_per_epoch
 
 __all__ = [
     'RESERVED_TRAINER_ARGUMENTS',
-    'TrainArguments',
     'as_list',
     'check_arguments',
+    'check_callbacks',
     'check_policy_states',
     'check_step_keywords',
+    'check_validate',
     'sort_kwargs',
 ]
 
@@ -63,35 +64,8 @@ RESERVED_TRAINER_ARGUMENTS: Mapping[str, str] = {
 }
 
 
-@dataclass
-class TrainArguments:
-    """``train_model``'s arguments, checked and sorted by kind."""
-
-    model: L.LightningModule  # the TorchModel (or, for deep_pipe's train, the module running its step function)
-    batch_iter: Any  # a context manager whose call gives one epoch's batches
-    epoch_length: int | None
-    n_epochs: int | None  # None: until a policy stops training
-    policies: dict[str, Policy]  # the user's in call order, then lr
-    constants: dict[str, Any]
-    validate: Callable[[], Mapping[str, Any]] | None
-    log_path: Path | list[Logger] | None
-    checkpoints: Path | None
-    every_n_steps: int | None
-    every_n_seconds: float | None
-    skip_nonfinite: bool
-    accept_changed_settings: bool  # on resume: train on with changed settings (else refuse them)
-    accumulate_grad_batches: int  # the Trainer flags manual optimization drops, which TorchModel implements
-    gradient_clip_val: float | None
-    gradient_clip_algorithm: str | None
-    trainer_kwargs: dict[str, Any]  # the Trainer arguments given, without callbacks, plugins and the flags above
-    callbacks: list[Callback]
-    plugins: list[Any]
-    live_chart: bool = True  # in Jupyter, the progress display draws the learning curves
-    signal_check_steps: int | None = None  # under DDP the ranks agree on a stop signal every so many steps
-    signal_check_seconds: float | None = 5.0  # ... and/or about every so many seconds
-
-
 def check_arguments(
+    *,
     model: Any,
     batch_iter: Any,
     n_epochs: Any,
@@ -99,16 +73,16 @@ def check_arguments(
     log_path: Any,
     checkpoints_path: Any,
     validate: Any,
-    every_n_steps: Any,
-    every_n_seconds: Any,
+    checkpoint_every_n_steps: Any,
+    checkpoint_every_n_seconds: Any,
     nonfinite_loss: Any,
     changed_settings: Any,
     live_chart: Any,
+    signal_check_every_n_steps: Any,
+    signal_check_every_n_seconds: Any,
     kwargs: Mapping[str, Any],
-    signal_check_steps: Any = None,
-    signal_check_seconds: Any = 5.0,
-) -> TrainArguments:
-    """Check every argument (a clear error naming it) and sort the keyword arguments by kind."""
+) -> RunConfig:
+    """Check every argument of ``train_model`` (a clear error naming it) and sort the keyword arguments by kind."""
     if not isinstance(model, TorchModel):
         reject(TypeError, 'model', 'a dpipe_lightning.torch.TorchModel', model)
     trainer_kwargs, policies, constants = sort_kwargs(kwargs)
@@ -116,16 +90,9 @@ def check_arguments(
     names = [*(n for n, p in policies.items() if isinstance(p, ValuePolicy)), *constants]
     check_step_keywords(model.do_train_step, names, f'{type(model).__name__}.do_train_step')
     check_policy_states(policies)
-    if validate is not None:
-        check_callable('validate', validate, 'a function returning a dict of metrics, or None')
+    check_validate(validate)
     checkpoints = check_folder_argument('checkpoints_path', checkpoints_path)
-    callbacks = as_list(trainer_kwargs.pop('callbacks', None))
-    for index, callback in enumerate(callbacks):
-        if not isinstance(callback, Callback):
-            reject(TypeError, f'callbacks[{index}]', 'a lightning.pytorch.callbacks.Callback', callback)
-        if checkpoints is not None and _same_folder(getattr(callback, 'dirpath', None), checkpoints):
-            reject(ValueError, f'callbacks[{index}].dirpath', 'another folder than checkpoints_path', callback.dirpath,
-                   ": the run's resume checkpoints and rotation own that folder")  # fmt: skip
+    callbacks = check_callbacks(trainer_kwargs.pop('callbacks', None), checkpoints)
     accumulate = check_int('accumulate_grad_batches', trainer_kwargs.pop('accumulate_grad_batches', 1), minimum=1)
     clip_val = trainer_kwargs.pop('gradient_clip_val', None)
     clip_val = None if clip_val is None else check_number('gradient_clip_val', clip_val, minimum=0) or None
@@ -133,7 +100,10 @@ def check_arguments(
     if clip_algorithm is not None:
         check_choice('gradient_clip_algorithm', clip_algorithm, ('norm', 'value'))
     _check_custom_step(model, accumulate > 1, clip_val is not None)
-    return TrainArguments(
+    every_n_seconds = _check_interval(
+        'checkpoint_every_n_seconds', checkpoint_every_n_seconds, checkpoints, check_number, minimum=0, strict=True
+    )
+    return RunConfig(
         model=model,
         batch_iter=as_batch_iter(batch_iter),
         epoch_length=batches_per_epoch(batch_iter),
@@ -143,21 +113,39 @@ def check_arguments(
         validate=validate,
         log_path=_check_log_path(log_path),
         checkpoints=checkpoints,
-        every_n_steps=_check_interval('checkpoint_every_n_steps', every_n_steps, checkpoints, check_int, minimum=1),
-        every_n_seconds=_check_interval(
-            'checkpoint_every_n_seconds', every_n_seconds, checkpoints, check_number, minimum=0, strict=True
+        checkpoint_every_n_steps=_check_interval(
+            'checkpoint_every_n_steps', checkpoint_every_n_steps, checkpoints, check_int, minimum=1
         ),
+        checkpoint_every_n_seconds=every_n_seconds,
         skip_nonfinite=check_choice('nonfinite_loss', nonfinite_loss, ('raise', 'skip')) == 'skip',
         accept_changed_settings=check_choice('changed_settings', changed_settings, ('refuse', 'accept')) == 'accept',
         accumulate_grad_batches=accumulate,
         gradient_clip_val=clip_val,
         gradient_clip_algorithm=clip_algorithm,
+        plugins=tuple(as_list(trainer_kwargs.pop('plugins', None))),
         trainer_kwargs=trainer_kwargs,
-        callbacks=callbacks,
-        plugins=as_list(trainer_kwargs.pop('plugins', None)),
+        callbacks=tuple(callbacks),
         live_chart=check_bool('live_chart', live_chart),
-        **_check_signal_checks(signal_check_steps, signal_check_seconds),
+        **_check_signal_checks(signal_check_every_n_steps, signal_check_every_n_seconds),
     )
+
+
+def check_validate(validate: Any) -> None:
+    """``validate`` is ``None`` or a function returning a dict of metrics."""
+    if validate is not None:
+        check_callable('validate', validate, 'a function returning a dict of metrics, or None')
+
+
+def check_callbacks(callbacks: Any, checkpoints: Path | None) -> list[Callback]:
+    """The user's Lightning callbacks, none of which may write into the run's own checkpoints folder."""
+    callbacks = as_list(callbacks)
+    for index, callback in enumerate(callbacks):
+        if not isinstance(callback, Callback):
+            reject(TypeError, f'callbacks[{index}]', 'a lightning.pytorch.callbacks.Callback', callback)
+        if checkpoints is not None and _same_folder(getattr(callback, 'dirpath', None), checkpoints):
+            reject(ValueError, f'callbacks[{index}].dirpath', 'another folder than checkpoints_path', callback.dirpath,
+                   ": the run's resume checkpoints and rotation own that folder")  # fmt: skip
+    return callbacks
 
 
 def sort_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Policy], dict[str, Any]]:
@@ -232,15 +220,15 @@ def _check_custom_step(model: TorchModel, accumulates: bool, clips: bool) -> Non
         )
 
 
-def _check_log_path(log_path: Any) -> Path | list[Logger] | None:
+def _check_log_path(log_path: Any) -> Path | tuple[Logger, ...] | None:
     """A folder (TensorBoard logs), a Lightning ``Logger``, a list of them, or ``None``."""
     if isinstance(log_path, Logger):
-        return [log_path]
+        return (log_path,)
     if isinstance(log_path, list | tuple):
         for index, logger in enumerate(log_path):
             if not isinstance(logger, Logger):
                 reject(TypeError, f'log_path[{index}]', 'a lightning.pytorch.loggers.Logger', logger)
-        return list(log_path)
+        return tuple(log_path)
     return check_folder_argument('log_path', log_path)
 
 

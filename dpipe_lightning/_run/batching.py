@@ -1,7 +1,22 @@
-"""Whether one Lightning batch may carry several real steps of a run, and how many."""
+"""Whether one Lightning batch may carry several real steps of a run, and how many.
+
+On a step of a few hundred microseconds, Lightning's per-batch machinery (hook dispatch, the optimizer wrapper, the
+logger connector) doubles the time of a hand-written loop. Where no code but the run's own can observe Lightning's
+batches, a Lightning batch carries up to `MAX_STEPS_PER_BATCH` real steps, and the run's loop
+(``_run/loop.py``) runs each of them exactly as it runs the step of a one-step batch: the same function, the same
+policies, checks, stop-signal agreement, checkpoints and progress.
+
+Anywhere something else could observe a batch — a callback of the user's (any), a model class that overrides a
+Lightning hook, ``training_step``, ``do_train_step`` or ``backward_step`` (``self.log``, ``self.global_step``, the
+batch index, ``is_last_batch`` and the logger's x axis are then per real step, as Lightning documents them),
+several processes, a precision other than 32-bit, clipping, accumulation, skipped steps, a profiler or an unknown
+epoch length — every Lightning batch is one real step. The choice changes no result: the weights, logs, history
+and checkpoints are the same either way (``tests/run/test_batching.py``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import lightning as L
@@ -10,62 +25,44 @@ from lightning.pytorch.plugins.precision import Precision
 from lightning.pytorch.profilers import PassThroughProfiler
 
 from .._model.torch_model import TorchModel
-from .state import RunState
+from .config import RunConfig
 
-__all__ = ['GROUP_SIZE', 'step_group_size']
+__all__ = ['MAX_STEPS_PER_BATCH', 'OBSERVING_METHODS', 'steps_per_batch']
 
 #: the real steps one Lightning batch carries at most: Lightning's per-batch cost (250-300 µs on a CPU) is paid once
-#: per group. Every hook of the run runs at every real step whatever the size, so the size changes no result and
-#: nothing anyone sees but Lightning's batch count: a fixed size (not one measured from step times) keeps a run's
-#: Lightning loop state the same from run to run, and a resumed run groups as the saved one did
-GROUP_SIZE = 128
+#: per Lightning batch. A fixed number (not one measured from step times) keeps a run's Lightning loop state the same
+#: from run to run, and a resumed run batches as the saved one did.
+MAX_STEPS_PER_BATCH = 128
 
-# what Lightning calls for every batch or optimizer step: whoever overrides one relies on seeing real steps
-_CALLBACK_HOOKS = (
-    'on_train_batch_start',
-    'on_train_batch_end',
-    'on_before_backward',
-    'on_after_backward',
-    'on_before_optimizer_step',
-    'on_before_zero_grad',
-)
-_MODULE_HOOKS = (
-    *_CALLBACK_HOOKS,
-    'training_step',
-    'backward',
-    'manual_backward',
-    'optimizer_step',
-    'optimizer_zero_grad',
-    'on_before_batch_transfer',
-    'transfer_batch_to_device',
-    'on_after_batch_transfer',
-)
+#: the model methods through which a subclass could observe Lightning's batches (or log per step)
+OBSERVING_METHODS = frozenset(
+    {name for name in dir(L.LightningModule) if name.startswith('on_')}
+    | {
+        'training_step', 'do_train_step', 'backward_step', 'run_one_step', 'log', 'log_dict', 'backward',
+        'manual_backward', 'optimizer_step', 'optimizer_zero_grad', 'transfer_batch_to_device', 'configure_callbacks',
+    }
+)  # fmt: skip
 
 
-def step_group_size(trainer: L.Trainer, model: Any, run: RunState) -> int:
-    """The real steps per Lightning batch: ``min(GROUP_SIZE, epoch length)``, or 1 (no grouping).
+def steps_per_batch(trainer: L.Trainer, model: Any, config: RunConfig, own_callbacks: Collection[Callback]) -> int:
+    """``min(MAX_STEPS_PER_BATCH, epoch length)`` where only the run can observe Lightning's batches, else 1."""
+    if not batches_are_private(trainer, model, config, own_callbacks):
+        return 1
+    return min(MAX_STEPS_PER_BATCH, config.epoch_length)
 
-    Steps are grouped only where Lightning's per-step machinery does nothing but dispatch: one process, full
-    precision, no gradient clipping, accumulation or skipped steps, no ``max_steps`` or profiler, a known epoch
-    length, a ``TorchModel`` that overrides none of Lightning's batch or optimizer hooks, and no callback but the
-    run's own that overrides one of Lightning's batch hooks. In a group ``TorchModel`` steps its optimizer itself
-    and calls the run's callbacks around every real step.
-    """
-    groupable = (
-        run.data.length is not None
+
+def batches_are_private(trainer: L.Trainer, model: Any, config: RunConfig, own_callbacks: Collection[Callback]) -> bool:
+    """Whether nothing but the run's own code can observe Lightning's batches and optimizer steps."""
+    return (
+        config.epoch_length is not None
         and trainer.world_size == 1
         and type(trainer.precision_plugin) is Precision
         and trainer.max_steps == -1
         and isinstance(trainer.profiler, PassThroughProfiler)
-        and run.accumulate_grad_batches == 1
-        and run.gradient_clip_val is None
-        and not run.skip_nonfinite
+        and config.accumulate_grad_batches == 1
+        and config.gradient_clip_val is None
+        and not config.skip_nonfinite
         and isinstance(model, TorchModel)
-        and all(getattr(type(model), hook) is getattr(TorchModel, hook) for hook in _MODULE_HOOKS)
-        and not any(_sees_batches(c) for c in trainer.callbacks if c not in run.step_callbacks)
+        and all(getattr(type(model), name, None) is getattr(TorchModel, name, None) for name in OBSERVING_METHODS)
+        and all(any(callback is own for own in own_callbacks) for callback in trainer.callbacks)
     )
-    return min(GROUP_SIZE, run.data.length) if groupable else 1
-
-
-def _sees_batches(callback: Callback) -> bool:
-    return any(getattr(type(callback), hook) is not getattr(Callback, hook) for hook in _CALLBACK_HOOKS)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .._checks import check_callable
 
-__all__ = ['EpochView', 'StepGroup', 'StepHooks', 'as_batch_iter', 'batches_per_epoch']
+__all__ = ['EpochView', 'StepBatch', 'as_batch_iter', 'batches_per_epoch']
 
 
 class EpochView:
@@ -18,35 +17,35 @@ class EpochView:
     ``__iter__`` is a generator, so Lightning's probing ``iter()`` consumes nothing. Without a declared length
     Lightning reads one batch ahead to find the epoch's last one; ``exhausted`` then says that it found it.
 
-    With ``group_size`` K > 1 Lightning iterates groups instead, ``ceil(length / K)`` of them an epoch: each `StepGroup`
-    stands for the next real batches up to the following multiple of K (counted from the epoch's start), which the
-    model's ``training_step`` takes one by one as it trains on them.
+    With ``steps_per_batch`` K > 1 (see ``_run/batching.py``) Lightning iterates ``ceil(length / K)`` `StepBatch`
+    objects an epoch instead: each stands for the next real batches up to the following multiple of K (counted from
+    the epoch's start), which the run's loop takes one by one as it trains on them.
     """
 
     def __init__(self, batch_iter: Callable[[], Iterable[Any]], length: int | None) -> None:
         self.batch_iter = batch_iter
         self.length = length
         self.exhausted = False
-        self.group_size = 1
+        self.steps_per_batch = 1
         self._batches: Iterator[Any] = iter(())
 
     def __iter__(self) -> Iterator[Any]:
         self.exhausted = False
-        if self.group_size == 1:
+        if self.steps_per_batch == 1:
             yield from self.batch_iter()
             self.exhausted = True
             return
         self._batches = iter(self.batch_iter())
-        group = StepGroup(self)
-        while True:  # Lightning takes as many groups as the epoch's length says
-            yield group
+        batch = StepBatch(self)
+        while True:  # Lightning takes as many as the epoch's length says
+            yield batch
 
     def __len__(self) -> int:
         if self.length is None:
             raise TypeError('The batch iterator does not declare batches_per_epoch.')
-        return -(-self.length // self.group_size)
+        return -(-self.length // self.steps_per_batch)
 
-    # Lightning saves and restores these for a resumable loader; the stream's position is restored by RunState.
+    # Lightning saves and restores these for a resumable loader; the stream's position is restored by the run.
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -54,43 +53,24 @@ class EpochView:
         pass
 
 
-class StepGroup:
-    """One Lightning batch that carries several real steps: the epoch's next batches, up to the group's boundary."""
+class StepBatch:
+    """One Lightning batch that carries several real steps: the epoch's next batches, up to the next multiple of the
+    view's ``steps_per_batch`` (counted from the epoch's start)."""
 
     __slots__ = ('view',)
 
     def __init__(self, view: EpochView) -> None:
         self.view = view
 
-    def batches(self, steps_in_epoch: int) -> Iterator[Any]:
-        """The real batches of the group that starts after ``steps_in_epoch`` steps, fetched one at a time."""
-        size, length = self.view.group_size, self.view.length or 0
-        boundary = min(length, (steps_in_epoch // size + 1) * size)  # a run resumed inside a group finishes it
-        return itertools.islice(self.view._batches, max(boundary - steps_in_epoch, 0))
+    def steps(self, steps_in_epoch: int) -> int:
+        """How many real steps the Lightning batch that starts after ``steps_in_epoch`` steps carries (a run resumed
+        inside a Lightning batch finishes it)."""
+        size, length = self.view.steps_per_batch, self.view.length or 0
+        return max(min(length, (steps_in_epoch // size + 1) * size) - steps_in_epoch, 0)
 
-
-class StepHooks:
-    """The per-step hooks of the run's own callbacks: ``on_step_start`` and ``on_step_end`` run at every real step.
-
-    Lightning's batch hooks call them for a batch that is one step; for a `StepGroup` they do nothing, and the
-    model's loop over the group calls them around each of its steps.
-    """
-
-    run_state: Any  # the run the callback belongs to
-
-    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
-        if not isinstance(batch, StepGroup):
-            self.on_step_start(trainer, pl_module)
-
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if not isinstance(batch, StepGroup):
-            self.on_step_end(trainer, pl_module, outputs)
-
-    def on_step_start(self, trainer: Any, pl_module: Any) -> None:
-        """Before a step's ``do_train_step``."""
-
-    def on_step_end(self, trainer: Any, pl_module: Any, outputs: Any) -> None:
-        """After a step; ``outputs`` is its loss (or Lightning's ``{'loss': ...}``), ``None`` if it had none."""
+    def next_batch(self) -> Any:
+        """The next real batch (fetched only when its step is about to run)."""
+        return next(self.view._batches)
 
 
 class _CallableBatchIter(contextlib.AbstractContextManager):

@@ -7,17 +7,24 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 
 from .._checks import callable_name, check_callable, reject
 from .._logs.history import History
 from .._model.steps import StepFunction
 from .._model.torch_model import TorchModel
-from ..train.policy import EarlyStopping, ValuePolicy
-from .arguments import TrainArguments, as_list, check_policy_states, check_step_keywords, sort_kwargs
-from .epoch_view import EpochView, as_batch_iter, batches_per_epoch
-from .state import RunState
+from .._policies.base import EarlyStopping, ValuePolicy
+from .arguments import (
+    as_list,
+    check_callbacks,
+    check_policy_states,
+    check_step_keywords,
+    check_validate,
+    sort_kwargs,
+)
+from .config import RunConfig
+from .epoch_view import as_batch_iter, batches_per_epoch
+from .loop import RunLoop
 from .trainer import execute
 
 __all__ = ['one_epoch', 'train']
@@ -97,8 +104,8 @@ def one_epoch(
     ``batch_iter`` is called once for the epoch's batches and is neither entered nor left (``train`` enters it).
     ``EarlyStopping`` from a policy, the step or ``validate`` reaches the caller after the epoch's hooks ran.
     """
-    run = run_loop(do_train_step, batch_iter, logger, validate, policies, epoch, 1, None, enter_batch_iter=False)
-    if run.stopped:
+    loop = run_loop(do_train_step, batch_iter, logger, validate, policies, epoch, 1, None, enter_batch_iter=False)
+    if loop.stop.stopped:
         raise EarlyStopping(f'a policy stopped training in epoch {epoch}')
 
 
@@ -112,8 +119,8 @@ def run_loop(
     n_epochs: int | None,
     manager: CheckpointManagerLike | None,
     enter_batch_iter: bool = True,
-) -> RunState:
-    """Check the arguments of `train` or `one_epoch`, then execute them on a Trainer; returns the run's state.
+) -> RunLoop:
+    """Check the arguments of `train` or `one_epoch`, then execute them on a Trainer; returns the run's loop.
 
     ``first_epoch=None``: the epoch ``manager.restore()`` gives (it loads the saved states), after every check.
     """
@@ -123,32 +130,32 @@ def run_loop(
     values = [n for n, p in policies.items() if isinstance(p, ValuePolicy)]
     check_step_keywords(step, [*values, *constants], name)
     check_policy_states(policies)
-    if validate is not None:
-        check_callable('validate', validate, 'a function returning a dict of metrics, or None')
+    check_validate(validate)
     if logger is not None and not isinstance(logger, Logger):
         reject(TypeError, 'logger', 'a deep_pipe or Lightning Logger, or None', logger)
-    callbacks = as_list(trainer_kwargs.pop('callbacks', None))
+    callbacks = check_callbacks(trainer_kwargs.pop('callbacks', None), None)
     if manager is not None:
         if not (callable(getattr(manager, 'save', None)) and callable(getattr(manager, 'restore', None))):
             reject(TypeError, 'checkpoint_manager', 'a CheckpointManager (with save and restore), or None', manager)
-        callbacks.insert(0, _SaveEpochs(manager))
-    entered = as_batch_iter(batch_iter) if enter_batch_iter else _Entered(batch_iter)
-    arguments = TrainArguments(
-        model=_module_of(step), batch_iter=entered, epoch_length=batches_per_epoch(batch_iter), n_epochs=n_epochs,
-        policies=policies, constants=constants, validate=validate, log_path=None if logger is None else [logger],
-        checkpoints=None, every_n_steps=None, every_n_seconds=None, skip_nonfinite=False, accept_changed_settings=False,
-        accumulate_grad_batches=1,
-        gradient_clip_val=None, gradient_clip_algorithm=None, trainer_kwargs=trainer_kwargs, callbacks=callbacks,
-        plugins=as_list(trainer_kwargs.pop('plugins', None)),
-    )  # fmt: skip
     if first_epoch is None:
         first_epoch = 0 if manager is None else int(manager.restore())
-    run = RunState(
-        policies=policies, constants=constants, validate=validate, data=EpochView(entered, arguments.epoch_length),
+    config = RunConfig(
+        model=_module_of(step),
+        caller='train',
+        batch_iter=as_batch_iter(batch_iter) if enter_batch_iter else _Entered(batch_iter),
+        epoch_length=batches_per_epoch(batch_iter),
+        n_epochs=n_epochs,
         first_epoch=first_epoch,
-    )  # fmt: skip
-    execute(arguments, run, exit_batch_iter=enter_batch_iter)
-    return run
+        policies=policies,
+        constants=constants,
+        validate=validate,
+        log_path=None if logger is None else (logger,),
+        checkpoint_manager=manager,
+        plugins=tuple(as_list(trainer_kwargs.pop('plugins', None))),
+        trainer_kwargs=trainer_kwargs,
+        callbacks=tuple(callbacks),
+    )
+    return execute(config, exit_batch_iter=enter_batch_iter)
 
 
 def _module_of(step: Callable[..., Any]) -> L.LightningModule:
@@ -157,18 +164,6 @@ def _module_of(step: Callable[..., Any]) -> L.LightningModule:
     if inspect.ismethod(step) and isinstance(model, TorchModel) and step.__name__ == 'do_train_step':
         return model
     return StepFunction(step)
-
-
-class _SaveEpochs(Callback):
-    """``checkpoint_manager.save(epoch)`` after every epoch that ran (after the driver's epoch end)."""
-
-    def __init__(self, manager: CheckpointManagerLike) -> None:
-        self.manager = manager
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        run = RunState.of(trainer)
-        if run is not None and run.epoch_ran and trainer.is_global_zero:
-            self.manager.save(run.epochs_done - 1)
 
 
 class _Entered:

@@ -2,59 +2,62 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
-from .state import RunState
+from .progress import StepIndex
 
-__all__ = ['check_epoch_losses', 'check_pending_losses', 'queue_loss']
+__all__ = ['LossCheck']
 
 
-def queue_loss(run: RunState, epoch: int, step: int, loss: torch.Tensor) -> None:
-    """Queue step ``step``'s loss for the check, first checking those queued before once a group's worth waits.
+class LossCheck:
+    """The step losses not yet checked for NaN or infinity, and their check.
 
-    With one step per Lightning batch step ``k``'s loss is checked when step ``k + 1``'s is queued, so the check
-    never waits for the step just queued; with groups of K steps the K queued losses are checked together, once per
-    group.
+    A loss is checked once ``batch`` more losses were queued after it (a Lightning batch of K steps checks its K
+    losses together, once; one step per batch: step ``k``'s loss when step ``k + 1``'s is queued, so the check never
+    waits for the step just queued), before every checkpoint (`check_now`) and at the epoch's end from the values
+    already on the host (`check_epoch`): no checkpoint or log ever holds a diverged step.
     """
-    if len(run.pending_losses) >= run.data.group_size:
-        check_pending_losses(run)
-    run.pending_losses.append((epoch, step, loss))
+
+    def __init__(self, batch: int = 1) -> None:
+        self.batch = batch
+        self._pending: list[tuple[StepIndex, torch.Tensor]] = []
+
+    def queue(self, index: StepIndex, loss: torch.Tensor) -> None:
+        """Queue a step's loss, first checking those queued before once a batch's worth waits."""
+        if len(self._pending) >= self.batch:
+            self.check_now()
+        self._pending.append((index, loss))
+
+    def check_now(self) -> None:
+        """Check the queued losses (one device sync); ``FloatingPointError`` names the first non-finite one."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        losses = pending[0][1] if len(pending) == 1 else torch.cat([loss.reshape(-1) for _, loss in pending])
+        if bool(torch.isfinite(losses).all()):
+            return
+        index, loss = next(item for item in pending if not bool(torch.isfinite(item[1]).all()))
+        raise _diverged(index, loss.detach().cpu().tolist())
+
+    def check_epoch(self, losses: Sequence[float] | Sequence[Sequence[float]]) -> None:
+        """At an epoch's end: check the queued losses by their values among the epoch's ``losses``, already on the
+        host (averaged over the ranks, so every rank stops on a non-finite loss of any of them)."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        values = losses[len(losses) - len(pending) :]
+        finite = np.isfinite(np.asarray(values, dtype=float).reshape(len(pending), -1)).all(axis=1)
+        if not finite.all():
+            first = int(np.argmin(finite))
+            raise _diverged(pending[first][0], values[first])
 
 
-def check_pending_losses(run: RunState) -> None:
-    """Check the queued step losses now (one device sync); ``FloatingPointError`` names the first non-finite one.
-
-    All of them are checked before a checkpoint is saved, and at an epoch's end (`check_epoch_losses`) before
-    anything is logged, so that no checkpoint or log ever holds a diverged step.
-    """
-    pending, run.pending_losses = run.pending_losses, []
-    if not pending:
-        return
-    losses = pending[0][2] if len(pending) == 1 else torch.cat([loss.reshape(-1) for *_, loss in pending])
-    if bool(torch.isfinite(losses).all()):
-        return
-    epoch, step, loss = next(item for item in pending if not bool(torch.isfinite(item[2]).all()))
-    raise _diverged(epoch, step, loss.detach().cpu().tolist())
-
-
-def check_epoch_losses(run: RunState, losses: list[float] | list[list[float]]) -> None:
-    """At an epoch's end: check the queued losses by their values among the epoch's ``losses``, already on the host
-    (averaged over the ranks, so every rank stops on a non-finite loss of any of them)."""
-    pending, run.pending_losses = run.pending_losses, []
-    if not pending:
-        return
-    values = losses[len(losses) - len(pending) :]
-    finite = np.isfinite(np.asarray(values, dtype=float).reshape(len(pending), -1)).all(axis=1)
-    if not finite.all():
-        first = int(np.argmin(finite))
-        epoch, step, _ = pending[first]
-        raise _diverged(epoch, step, values[first])
-
-
-def _diverged(epoch: int, step: int, value: object) -> FloatingPointError:
+def _diverged(index: StepIndex, value: object) -> FloatingPointError:
     return FloatingPointError(
-        f'The training loss is {value} at epoch {epoch}, step {step} '
+        f'The training loss is {value} at epoch {index.epoch}, step {index.step} '
         f'(counted from 0 over the whole run): training stopped, the newest checkpoint is the last good '
         f'state. Lower the learning rate, check the data, or pass nonfinite_loss="skip" to train_model to '
         f'skip such steps.'

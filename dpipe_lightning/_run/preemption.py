@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -23,23 +24,11 @@ from .._lightning import (
 )
 from .report import report, report_from_signal_handler
 from .slurm import requeue_slurm_job
-from .state import RunState
+from .stop import Preempted
 
-__all__ = ['Preempted', 'Preemption']
+__all__ = ['Preemption']
 
 _MAX_STEPS_BETWEEN_CHECKS = 2**31 - 1
-
-
-class Preempted(SystemExit):
-    """Training stopped on a preemption signal after saving its step; the exit status is ``128 + signal``.
-
-    ``requeue``: the signal was the SLURM requeue signal, and the job is to be requeued.
-    """
-
-    def __init__(self, signum: int, requeue: bool = False) -> None:
-        super().__init__(128 + signum)
-        self.signum = signum
-        self.requeue = requeue
 
 
 class Preemption:
@@ -57,18 +46,27 @@ class Preemption:
     a gradient all-reduce never joins them: a deadlock), save inside the requeue handler a checkpoint that counts a
     batch as consumed but not trained on, and honour SIGTERM on rank 0 only.
 
+    Attributes
+    ----------
+    signal_received
+        the first stop signal this process got (``None``: none).
+    requeue_requested
+        this process got SLURM's requeue signal.
+    agreed
+        ``(signal, requeue)`` once every rank knows of a signal (``None`` before).
+
     Parameters
     ----------
-    run
-        the run state: ``signal_received``, ``requeue_requested`` (this process) and ``preempted``, ``requeue``
-        (agreed by all ranks).
     every_n_steps, every_n_seconds
         under DDP, how often the ranks agree (one small all-reduce and a host sync each time): every so many steps,
         and/or about every so many seconds (the number of steps is chosen from the measured step time).
     """
 
-    def __init__(self, run: RunState, every_n_steps: int | None = None, every_n_seconds: float | None = 5.0) -> None:
-        self.run = run
+    def __init__(self, every_n_steps: int | None = None, every_n_seconds: float | None = 5.0) -> None:
+        self.signal_received: int | None = None
+        self.requeue_requested = False
+        self.agreed: tuple[int, bool] | None = None
+        self.steps = 0  # the steps done at the latest agreement (for the messages)
         self.every_n_steps, self.every_n_seconds = every_n_steps, every_n_seconds
         self.signals: list[int] = [signal.SIGTERM]
         self.requeue_signal: int | None = None
@@ -102,24 +100,22 @@ class Preemption:
             for signum, handler in self._previous.items():
                 signal.signal(signum, signal.SIG_DFL if handler is None else handler)
             self._previous, self._fitting = {}, None
-        run = self.run
-        if run.signal_received is not None and run.preempted is None:
-            name = signal.Signals(run.signal_received).name
-            if run.signal_received == signal.SIGTERM:
+        if self.signal_received is not None and self.agreed is None:
+            name = signal.Signals(self.signal_received).name
+            if self.signal_received == signal.SIGTERM:
                 report(f'{name} came after the last step: training is complete (and saved); exiting')
-                raise Preempted(run.signal_received)
+                raise Preempted(self.signal_received)
             report(f'{name} came after the last step: training is complete, nothing to requeue')
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        run = self.run
         if signum == self.requeue_signal:
-            run.requeue_requested = True
-        if run.signal_received is None:
-            run.signal_received = signum
+            self.requeue_requested = True
+        if self.signal_received is None:
+            self.signal_received = signum
             trainer = self._fitting
             rank = trainer.global_rank if trainer is not None else 0
             report_from_signal_handler(
-                f'rank {rank} received {signal.Signals(signum).name} at step {run.steps_done}: every rank stops at the '
+                f'rank {rank} received {signal.Signals(signum).name} after step {self.steps}: every rank stops at the '
                 f'next step boundary they agree on, saves it and exits'
             )
             if trainer is not None:
@@ -128,37 +124,40 @@ class Preemption:
         if callable(previous):
             previous(signum, frame)
 
-    def start(self) -> None:
-        """When training starts (or resumes): catch the signals; the first agreement comes after the first step."""
+    def start(self, steps: int) -> None:
+        """When training starts (or resumes after ``steps`` steps): catch the signals; the first agreement comes after
+        the first step."""
         if not self._previous and threading.current_thread() is threading.main_thread():
             self._previous = {signum: signal.signal(signum, self._on_signal) for signum in self.signals}
-        self._next_check = self.run.steps_done + 1
-        self._last_check = (self.run.steps_done, time.monotonic())
+        self.steps = steps
+        self._next_check = steps + 1
+        self._last_check = (steps, time.monotonic())
         self._alone = None
 
-    def agree(self, trainer: L.Trainer) -> None:
-        """After a step: set ``run.preempted`` (and ``run.requeue``) once every rank knows of a signal."""
-        run = self.run
+    def agree(self, trainer: L.Trainer, steps: int) -> tuple[int, bool] | None:
+        """After a run's ``steps``-th step: ``(signal, requeue)`` once every rank knows of a signal, else ``None``."""
+        self.steps = steps
         if self._alone is None:
             self._alone = trainer.world_size == 1 or not dist.is_available() or not dist.is_initialized()
         if self._alone:
-            if run.signal_received is not None:
-                run.preempted, run.requeue = run.signal_received, run.requeue_requested
-            return
-        if run.steps_done < self._next_check:
-            return  # the same steps on every rank
-        proposal = self._steps_to_next_check()
-        mine = [run.signal_received or 0, int(run.requeue_requested), -proposal]
+            if self.signal_received is not None:
+                self.agreed = self.signal_received, self.requeue_requested
+            return self.agreed
+        if steps < self._next_check:
+            return self.agreed  # the same steps on every rank
+        proposal = self._steps_to_next_check(steps)
+        mine = [self.signal_received or 0, int(self.requeue_requested), -proposal]
         agreed = torch.tensor(mine, dtype=torch.int64, device=trainer.strategy.root_device)
         dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
         signum, requeue, fewest_steps = agreed.tolist()
-        self._next_check = run.steps_done - fewest_steps  # the smallest proposal: the same on every rank
+        self._next_check = steps - fewest_steps  # the smallest proposal: the same on every rank
         if signum:
-            run.preempted, run.requeue = signum, bool(requeue)
+            self.agreed = signum, bool(requeue)
+        return self.agreed
 
-    def _steps_to_next_check(self) -> int:
+    def _steps_to_next_check(self, steps: int) -> int:
         """This rank's proposal: ``every_n_steps``, or fewer if that would take longer than ``every_n_seconds``."""
-        steps, now = self.run.steps_done, time.monotonic()
+        now = time.monotonic()
         last_steps, last_time = self._last_check
         self._last_check = (steps, now)
         proposal = self.every_n_steps or _MAX_STEPS_BETWEEN_CHECKS
@@ -167,17 +166,17 @@ class Preemption:
             proposal = min(proposal, max(1, round(self.every_n_seconds / seconds_per_step)))
         return min(proposal, _MAX_STEPS_BETWEEN_CHECKS)
 
-    def stopped(self, trainer: L.Trainer, exception: Preempted) -> None:
-        """After the ranks stopped on a signal (and saved): say so on rank 0, and requeue the SLURM job if asked."""
+    def stopped(self, trainer: L.Trainer, exception: Preempted, saved_checkpoint: Path | None) -> None:
+        """After the ranks stopped on a signal (and saved ``saved_checkpoint``): say so on rank 0, and requeue the
+        SLURM job if asked."""
         if not trainer.is_global_zero:
             return
-        run = self.run
-        saved = f'saved {str(run.saved_checkpoint)!r}' if run.saved_checkpoint is not None else 'nothing saved'
+        saved = f'saved {str(saved_checkpoint)!r}' if saved_checkpoint is not None else 'nothing saved'
         name = signal.Signals(exception.signum).name
-        report(f'stopped after step {run.steps_done} on {name} on every rank; {saved}; exit status {exception.code}')
+        report(f'stopped after step {self.steps} on {name} on every rank; {saved}; exit status {exception.code}')
         if not exception.requeue:
             return
-        if run.saved_checkpoint is None:
+        if saved_checkpoint is None:
             report('the SLURM job is not requeued: without checkpoints_path it would start over')
         else:
             requeue_slurm_job()

@@ -9,15 +9,14 @@ from typing import Any
 
 from lightning.pytorch.loggers import Logger
 
-from .._checkpoints.resume import choose_checkpoint, run_settings
+from .._checkpoints.resume import ResumedRun, choose_checkpoint, run_settings
 from .._lock import FolderLock, holding, launched_as_rank_zero, launched_with_peers
 from .._logs.history import History
 from .._model.torch_model import TorchModel
-from ..train.policy import ValuePolicy
-from .arguments import TrainArguments, check_arguments
-from .epoch_view import EpochView
+from .._policies.base import ValuePolicy
+from .arguments import check_arguments
+from .config import RunConfig
 from .finished import is_finished, return_finished, say_finished
-from .state import RunState
 from .trainer import execute
 
 __all__ = ['train_model']
@@ -132,43 +131,36 @@ def train_model(
     resumes from the newest checkpoint; with the package's seeded sources and deterministic operations on the CPU
     the result is bit-identical to an uninterrupted run.
     """
-    arguments = check_arguments(
-        model, batch_iter, n_epochs, lr, log_path, checkpoints_path, validate,
-        checkpoint_every_n_steps, checkpoint_every_n_seconds, nonfinite_loss, changed_settings, live_chart, kwargs,
-        signal_check_every_n_steps, signal_check_every_n_seconds,
+    config = check_arguments(
+        model=model, batch_iter=batch_iter, n_epochs=n_epochs, lr=lr, log_path=log_path,
+        checkpoints_path=checkpoints_path, validate=validate, checkpoint_every_n_steps=checkpoint_every_n_steps,
+        checkpoint_every_n_seconds=checkpoint_every_n_seconds, nonfinite_loss=nonfinite_loss,
+        changed_settings=changed_settings, live_chart=live_chart, signal_check_every_n_steps=signal_check_every_n_steps,
+        signal_check_every_n_seconds=signal_check_every_n_seconds, kwargs=kwargs,
     )  # fmt: skip
-    with holding(_folder_locks(arguments) if launched_as_rank_zero() else []):  # 1.
-        return _train(arguments)
+    with holding(_folder_locks(config) if launched_as_rank_zero() else []):  # 1.
+        return _train(config)
 
 
-def _train(arguments: TrainArguments) -> History:
-    settings = run_settings(arguments)
-    resume = None if arguments.checkpoints is None else choose_checkpoint(arguments, settings)  # 2.
-    run = RunState(
-        policies=arguments.policies,
-        constants=arguments.constants,
-        validate=arguments.validate,
-        data=EpochView(arguments.batch_iter, arguments.epoch_length),
-        skip_nonfinite=arguments.skip_nonfinite,
-        saves_checkpoints=arguments.checkpoints is not None,
-        accumulate_grad_batches=arguments.accumulate_grad_batches,
-        gradient_clip_val=arguments.gradient_clip_val,
-        gradient_clip_algorithm=arguments.gradient_clip_algorithm,
-        settings=settings,
-    )
-    finished = resume is not None and resume.checkpoint is not None and is_finished(arguments, resume.checkpoint)
+def _train(config: RunConfig) -> History:
+    settings = run_settings(config.model.optimizer, config.epoch_length, config.batch_iter)
+    resume = None
+    if config.checkpoints is not None:  # 2.
+        checked = ResumedRun(config.model, config.policies, settings, config.accept_changed_settings)
+        resume = choose_checkpoint(config.checkpoints, checked)
+    finished = resume is not None and resume.checkpoint is not None and is_finished(config, resume.checkpoint)
     if finished and not launched_with_peers():  # the processes of several would first have to agree on it
-        return return_finished(arguments, run, resume.checkpoint, resume.path)  # 2.
-    execute(arguments, run, resume)  # 3.-13.
+        return return_finished(config, resume.checkpoint, resume.path)  # 2.
+    loop = execute(config, resume, settings)  # 3.-13.
     if finished:
-        say_finished(arguments, run, resume.path)
-    return run.history
+        say_finished(config, loop, resume.path)
+    return loop.history
 
 
-def _folder_locks(arguments: TrainArguments) -> list[FolderLock]:
+def _folder_locks(config: RunConfig) -> list[FolderLock]:
     """One run per folder: the run's checkpoints folder and its log folder, taken by rank 0 for the whole run."""
-    folders = {'checkpoints_path': arguments.checkpoints}
-    if isinstance(arguments.log_path, Path):
-        folders['log_path'] = arguments.log_path
+    folders = {'checkpoints_path': config.checkpoints}
+    if isinstance(config.log_path, Path):
+        folders['log_path'] = config.log_path
     named = {folder.resolve(): argument for argument, folder in folders.items() if folder is not None}
     return [FolderLock(folder, argument) for folder, argument in named.items()]

@@ -12,99 +12,119 @@ from typing import Any
 
 import lightning as L
 from lightning.fabric.plugins import CheckpointIO
-from lightning.pytorch.callbacks import Callback, Checkpoint, ProgressBar
+from lightning.fabric.utilities.warnings import PossibleUserWarning
+from lightning.pytorch.callbacks import Callback, ProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .._checkpoints.files import AtomicCheckpointIO, finished_epochs, finished_steps
 from .._checkpoints.rank_agreement import ResumeChoice
-from .._checkpoints.saver import ResumeCheckpoint
+from .._checkpoints.saver import CheckpointSaver
 from .._lightning import keep_csv_rows_before
 from .._logs.epoch_logs import run_name
 from .._logs.progress_bar import PolicyProgressBar
-from ..train.policy import ValuePolicy
-from .arguments import TrainArguments
-from .batching import step_group_size
-from .driver import RunDriver, overrides
-from .epoch_view import StepHooks
+from .._logs.run_logs import RunLogs
+from .batching import steps_per_batch
+from .callbacks import LoopEnd, LoopStart
+from .config import RunConfig
+from .loop import RunLoop
+from .policy_calls import overrides
 from .preemption import Preemption
 from .process_group import destroy_process_group_at_exit
-from .state import RunState
 
 __all__ = ['build_trainer', 'execute']
 
+# Lightning's warning when an epoch has fewer batches than its logging interval: where Lightning batches carry
+# several steps, nothing can log per Lightning batch (_run/batching.py), so the interval is moot
+_FEWER_BATCHES_THAN_LOG_INTERVAL = r'The number of training batches \(\d+\) is smaller than the logging interval'
+
 
 def execute(
-    arguments: TrainArguments, run: RunState, resume: ResumeChoice | None = None, exit_batch_iter: bool = True
-) -> L.Trainer:
-    """Build the run's Trainer and fit ``arguments.model``, resuming from ``resume`` (the checkpoint this process
-    chose; the processes of a DDP run agree on it before anything starts).
+    config: RunConfig,
+    resume: ResumeChoice | None = None,
+    settings: dict[str, Any] | None = None,
+    exit_batch_iter: bool = True,
+) -> RunLoop:
+    """Build the run (its loop and its Trainer) and fit ``config.model``, resuming from ``resume`` (the checkpoint
+    this process chose; the processes of a DDP run agree on it before anything starts). Returns the run's loop.
 
     Lightning's info lines are hidden; Ctrl+C reaches the caller as ``KeyboardInterrupt``; stop signals are the
-    run's own (`Preemption`). The batch iterator, entered by the driver on each rank, is left at the end (also on
+    run's own (`Preemption`). The batch iterator, entered by the loop on each rank, is left at the end (also on
     errors) unless ``exit_batch_iter`` is False. A ``TorchModel`` stays on the device it trained on.
     """
+    loop = _build_loop(config, resume, settings)
     try:
-        with _quiet_lightning(), _interruptions_propagate(run):
-            preemption = Preemption(run, arguments.signal_check_steps, arguments.signal_check_seconds)
-            trainer = build_trainer(arguments, run, resume, preemption)  # before any thread or file
-            model = arguments.model
-            run.step_callbacks = [c for c in trainer.callbacks if isinstance(c, StepHooks) and c.run_state is run]
-            run.data.group_size = step_group_size(trainer, model, run)  # a resumed run keeps the saved one
-            if run.data.group_size > 1:  # Lightning's batches are groups: its per-batch logging interval counts them
-                trainer.log_every_n_steps = min(trainer.log_every_n_steps, len(run.data))
+        with _quiet_lightning(), _interruptions_propagate(loop):
+            trainer, own = build_trainer(config, loop, resume)  # before any thread or file
+            model = config.model
+            loop.view.steps_per_batch = steps_per_batch(trainer, model, config, own)  # a resume keeps the saved one
             # validation is validate(): a module with a validation_step gets no validation data (limit_val_batches=0)
             has_validation_step = type(model).validation_step is not L.LightningModule.validation_step
             validation = {'val_dataloaders': []} if has_validation_step else {}
             destroy_process_group_at_exit()  # a run's gloo group left to the interpreter's finalization can abort it
-            with preemption.handling(trainer):
-                trainer.fit(model, run.data, ckpt_path=resume and resume.path, weights_only=True, **validation)
+            with loop.preemption.handling(trainer), warnings.catch_warnings():
+                if loop.view.steps_per_batch > 1:  # nothing logs per Lightning batch (_run/batching.py)
+                    warnings.filterwarnings('ignore', _FEWER_BATCHES_THAN_LOG_INTERVAL, PossibleUserWarning)
+                trainer.fit(model, loop.view, ckpt_path=resume and resume.path, weights_only=True, **validation)
             if callable(getattr(model, 'move_to', None)):
                 model.move_to(trainer.strategy.root_device)  # Lightning leaves it on the CPU
     finally:
         if exit_batch_iter:
-            arguments.batch_iter.__exit__(None, None, None)
-    return trainer
+            config.batch_iter.__exit__(None, None, None)
+    return loop
+
+
+def _build_loop(config: RunConfig, resume: ResumeChoice | None, settings: dict[str, Any] | None) -> RunLoop:
+    checkpoint = resume.checkpoint if resume else None
+    epoch_loggers, step_loggers = _loggers(config, checkpoint)
+    saver = None
+    if config.checkpoints is not None:
+        saver = CheckpointSaver(config.checkpoints, config.checkpoint_every_n_steps, config.checkpoint_every_n_seconds)
+    shows_progress = config.progress_bar and not any(isinstance(c, ProgressBar) for c in config.callbacks)
+    return RunLoop(
+        config,
+        logs=RunLogs(epoch_loggers, step_loggers),
+        display=PolicyProgressBar(live_chart=config.live_chart) if shows_progress else None,
+        saver=saver,
+        preemption=Preemption(config.signal_check_steps, config.signal_check_seconds),
+        resume=resume,
+        settings=settings,
+    )
 
 
 def build_trainer(
-    arguments: TrainArguments, run: RunState, resume: ResumeChoice | None = None, preemption: Preemption | None = None
-) -> L.Trainer:
-    """The Trainer that executes the run, resuming from ``resume``, stopping on signals by ``preemption``.
+    config: RunConfig, loop: RunLoop, resume: ResumeChoice | None = None
+) -> tuple[L.Trainer, list[Callback]]:
+    """The Trainer that executes the run's ``loop``, resuming from ``resume``, and the run's own callbacks.
 
-    A setting Lightning refuses raises Lightning's own error, with a note naming the ``train_model`` argument(s)
-    that cause it.
+    A setting Lightning refuses raises Lightning's own error, with a note naming the argument(s) that cause it.
     """
     checkpoint, resume_from = (resume.checkpoint, resume.path) if resume else (None, None)
-    epoch_loggers, step_loggers = _loggers(arguments, checkpoint)
+    own = _callbacks(loop)
     ours: dict[str, Any] = dict(
-        max_epochs=_max_epochs(arguments.n_epochs, checkpoint),
-        limit_train_batches=1.0,  # an epoch is the batch iterator's (in groups of steps, see step_group_size)
+        max_epochs=_max_epochs(config.n_epochs, checkpoint),
+        limit_train_batches=1.0,  # an epoch is the batch iterator's (see _run/batching.py)
         limit_val_batches=0,  # validation is validate(); fit gets no validation loaders (val_dataloaders=[])
-        logger=list(dict.fromkeys([*epoch_loggers, *step_loggers])) or False,
-        callbacks=_callbacks(arguments, run, epoch_loggers, step_loggers, resume, preemption),
-        plugins=[AtomicCheckpointIO({resume_from: checkpoint} if resume_from else {})] if arguments.checkpoints else [],
-        enable_checkpointing=arguments.checkpoints is not None,
+        logger=list(dict.fromkeys([*loop.logs.epoch_loggers, *loop.logs.step_loggers])) or False,
+        callbacks=own,
+        plugins=[AtomicCheckpointIO({resume_from: checkpoint} if resume_from else {})] if config.checkpoints else [],
+        enable_checkpointing=True,  # the run's LoopEnd is a Checkpoint: Lightning adds none of its own
         enable_progress_bar=True,
         enable_model_summary=False,
-        default_root_dir=str(arguments.checkpoints or Path.cwd()),
+        default_root_dir=str(config.checkpoints or Path.cwd()),
         num_sanity_val_steps=0,
-        log_every_n_steps=min(50, arguments.epoch_length or 50),  # for Lightning's callbacks (the run's own logs
-        # are per epoch, its step policies' values every step)
+        log_every_n_steps=min(50, config.epoch_length or 50),  # for the user's logs (the run's are explicit)
         use_distributed_sampler=False,
     )
-    given = dict(arguments.trainer_kwargs)
-    if arguments.callbacks:
-        given['callbacks'] = arguments.callbacks
-        ours['enable_checkpointing'] |= any(isinstance(c, Checkpoint) for c in arguments.callbacks)
-    if arguments.plugins:
-        given['plugins'] = arguments.plugins
-        if any(isinstance(plugin, CheckpointIO) for plugin in arguments.plugins):
+    given = dict(config.trainer_kwargs)
+    if config.callbacks:
+        given['callbacks'] = list(config.callbacks)
+    if config.plugins:
+        given['plugins'] = list(config.plugins)
+        if any(isinstance(plugin, CheckpointIO) for plugin in config.plugins):
             ours['plugins'] = []  # a user's own checkpoint IO is kept
-    if not given.get('enable_progress_bar', True) or any(isinstance(c, ProgressBar) for c in arguments.callbacks):
-        ours['callbacks'] = [c for c in ours['callbacks'] if not isinstance(c, PolicyProgressBar)]
     try:
-        return L.Trainer(**_combine(ours, given))
+        return L.Trainer(**_combine(ours, given)), own
     except Exception as error:
         error.add_note(_culprits(ours, given))
         raise
@@ -117,37 +137,22 @@ def _max_epochs(n_epochs: int | None, checkpoint: dict[str, Any] | None) -> int:
     return max(n_epochs, finished_epochs(checkpoint)) if checkpoint else n_epochs
 
 
-def _callbacks(
-    arguments: TrainArguments,
-    run: RunState,
-    epoch_loggers: list[Logger],
-    step_loggers: list[Logger],
-    resume: ResumeChoice | None,
-    preemption: Preemption | None,
-) -> list[Callback]:
+def _callbacks(loop: RunLoop) -> list[Callback]:
     """The run's own callbacks, in their order; `_combine` puts the user's after the first.
 
-    At every hook Lightning calls them in this order:
-
-    1. the driver: runs the policies (their values before ``do_train_step``), records each step's loss, validates
-       and logs at an epoch's end, decides stops; it runs first, so every later callback sees the run up to date;
-    2. the user's callbacks, in the order given (Lightning calls the metric-monitoring ones, such as
-       ``EarlyStopping``, after all others at an epoch's end);
-    3. the progress bar, showing the step just recorded;
-    4. the resume checkpoint: Lightning moves ``Checkpoint`` callbacks last, so it saves after everything else.
+    1. `LoopStart`: the run's start and each epoch's start and end, before any callback of the user's;
+    2. (the user's callbacks, in the order given; Lightning calls the metric-monitoring ones, such as
+       ``EarlyStopping``, after the others at an epoch's end);
+    3. the progress display (a ``ProgressBar``, so Lightning adds none; the loop tells it what to show);
+    4. `LoopEnd`: a ``Checkpoint``, which Lightning calls after every other callback.
     """
-    driver = RunDriver(run, arguments.batch_iter, epoch_loggers, step_loggers, preemption, resume)
-    callbacks: list[Callback] = [driver, PolicyProgressBar(run, live_chart=arguments.live_chart)]
-    if arguments.checkpoints is not None:
-        callbacks.append(
-            ResumeCheckpoint(
-                arguments.checkpoints, run, arguments.every_n_steps, arguments.every_n_seconds, resume=resume
-            )
-        )
-    return callbacks
+    own: list[Callback] = []
+    start = LoopStart(loop, own)
+    own += [start, *([loop.display] if loop.display is not None else []), LoopEnd(loop)]
+    return own
 
 
-def _loggers(arguments: TrainArguments, checkpoint: dict[str, Any] | None) -> tuple[list[Logger], list[Logger]]:
+def _loggers(config: RunConfig, checkpoint: dict[str, Any] | None) -> tuple[list[Logger], list[Logger]]:
     """The per-epoch loggers and, for step-level value policies, the per-step ones.
 
     A folder gets TensorBoard: the epochs' event files in it, the steps' in ``steps`` (each purges what was logged
@@ -155,19 +160,17 @@ def _loggers(arguments: TrainArguments, checkpoint: dict[str, Any] | None) -> tu
     per-step series under their own tags (``step/...``); resuming keeps what a ``CSVLogger`` logged before the
     checkpoint.
     """
-    log_path = arguments.log_path
-    has_step_values = any(
-        isinstance(p, ValuePolicy) and overrides(p, 'train_step_started') for p in arguments.policies.values()
-    )
+    log_path = config.log_path
+    has_step_values = any(overrides(p, 'train_step_started') for p in config.value_policies.values())
     epochs, steps = (finished_epochs(checkpoint), finished_steps(checkpoint)) if checkpoint else (None, None)
     if log_path is None:
         return [], []
-    if isinstance(log_path, list):
+    if isinstance(log_path, tuple):
         if checkpoint is not None:
             for logger in log_path:
                 if isinstance(logger, CSVLogger):
                     keep_csv_rows_before(logger, epochs, steps)
-        return log_path, log_path if has_step_values else []
+        return list(log_path), list(log_path) if has_step_values else []
     tensorboard = dict(**run_name(log_path), default_hp_metric=False)  # the run named after the folder
     epoch_logger = TensorBoardLogger(version='', **tensorboard, **_purge(epochs))
     step_loggers = [TensorBoardLogger(version='steps', **tensorboard, **_purge(steps))] if has_step_values else []
@@ -220,7 +223,7 @@ def _quiet_lightning() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _interruptions_propagate(run: RunState) -> Iterator[None]:
+def _interruptions_propagate(loop: RunLoop) -> Iterator[None]:
     """Ctrl+C reaches the caller as ``KeyboardInterrupt``, SIGTERM as ``SystemExit(143)``.
 
     Lightning turns Ctrl+C into ``sys.exit(1)`` and leaves SIGINT ignored, and SIGTERM into ``SystemExit(None)``
@@ -232,7 +235,7 @@ def _interruptions_propagate(run: RunState) -> Iterator[None]:
     except SIGTERMException:  # a signal in the moment before the run's own handler takes over
         raise SystemExit(128 + signal.SIGTERM) from None
     except SystemExit:
-        if not isinstance(run.interruption, KeyboardInterrupt):
+        if not isinstance(loop.interruption, KeyboardInterrupt):
             raise
         signal.signal(signal.SIGINT, handler)
         raise KeyboardInterrupt from None

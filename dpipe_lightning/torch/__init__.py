@@ -17,8 +17,6 @@ from .._model.interface import Model
 from .._model.torch_model import TorchModel
 from .._run.train_model import train_model
 
-Model.register(TorchModel)  # a virtual subclass: isinstance(model, Model) holds for every TorchModel
-
 __all__ = [
     'History',
     'Model',

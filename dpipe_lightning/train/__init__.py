@@ -12,8 +12,8 @@ __all__ = ['History', 'train']
 
 
 def __getattr__(name: str) -> Any:
-    # `train` runs on the Trainer that dpipe_lightning.torch builds, which itself imports this package's modules:
-    # it is imported when first asked for
+    # `train` (the run on a Lightning Trainer) is imported when first asked for: importing the policies, which are
+    # plain Python, imports neither Lightning nor the run
     if name == 'train':
         from .._run.generic_loop import train
 

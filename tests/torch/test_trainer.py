@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from lightning.pytorch.callbacks import Callback
 
-from dpipe_lightning._checkpoints.saver import ResumeCheckpoint
 from dpipe_lightning._logs.progress_bar import PolicyProgressBar
-from dpipe_lightning._run.driver import RunDriver
+from dpipe_lightning._run.callbacks import LoopEnd, LoopStart
 from dpipe_lightning.torch import train_model
 from dpipe_lightning.train.policy import Policy
 
@@ -29,18 +28,16 @@ class Trace(Policy):
         self.events.append('policy')
 
 
-def test_the_driver_runs_first_the_users_callbacks_next_then_the_bar_and_the_resume_checkpoint(
-    model, batch_iter, tmp_path
-):
+def test_the_loop_starts_first_the_users_callbacks_next_then_the_bar_and_the_loop_end(model, batch_iter, tmp_path):
     watcher = Watcher()
     train_model(model, batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=tmp_path, callbacks=[watcher])
-    assert watcher.order == [RunDriver, Watcher, PolicyProgressBar, ResumeCheckpoint]
+    assert watcher.order == [LoopStart, Watcher, PolicyProgressBar, LoopEnd]
 
 
-def test_without_a_bar_or_checkpoints_only_the_driver_and_the_users_callbacks_run(model, batch_iter):
+def test_without_a_bar_or_checkpoints_the_loop_still_starts_first_and_ends_last(model, batch_iter):
     watcher = Watcher()
     train_model(model, batch_iter, n_epochs=1, lr=1e-3, callbacks=[watcher], enable_progress_bar=False)
-    assert watcher.order == [RunDriver, Watcher]
+    assert watcher.order == [LoopStart, Watcher, LoopEnd]
 
 
 def test_a_users_callback_sees_each_step_after_the_policies_saw_it(model, batch_iter):

@@ -98,10 +98,11 @@ class Interrupt(Callback):
     """Fails the run after ``at`` steps: an interruption between two micro-batches of a window."""
 
     def __init__(self, at):
-        self.at = at
+        self.at, self.steps = at, 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.callbacks[0].run_state.steps_done == self.at:
+        self.steps += 1
+        if self.steps == self.at:
             raise RuntimeError('interrupted')
 
 

@@ -12,7 +12,6 @@ import signal
 import pytest
 
 from dpipe_lightning._run.preemption import Preemption
-from dpipe_lightning._run.state import RunState
 from dpipe_lightning.torch import train_model
 from dpipe_lightning.train.policy import Policy
 
@@ -120,9 +119,8 @@ def test_a_failing_scontrol_is_reported_and_the_run_exits_as_preempted(model, ba
 def test_ranks_agree_every_n_steps_or_about_every_n_seconds(
     monkeypatch, every_n_steps, every_n_seconds, seconds_per_step, expected
 ):
-    preemption = Preemption(RunState({}, {}, None, None), every_n_steps, every_n_seconds)
+    preemption = Preemption(every_n_steps, every_n_seconds)
     clock = iter([100.0, 100.0 + 10 * seconds_per_step])
     monkeypatch.setattr('dpipe_lightning._run.preemption.time.monotonic', lambda: next(clock))
-    preemption.start()
-    preemption.run.steps_done = 10
-    assert preemption._steps_to_next_check() == expected
+    preemption.start(steps=0)
+    assert preemption._steps_to_next_check(10) == expected

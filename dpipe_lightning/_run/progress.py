@@ -1,0 +1,113 @@
+"""How far a run got: its epochs and steps and the losses of the epoch in progress; its methods are its only writers."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+__all__ = ['Progress', 'StepIndex']
+
+
+class StepIndex(NamedTuple):
+    """Where a step is: its ``epoch``, its ``iteration`` inside the epoch and its ``step`` in the whole run (from 0)."""
+
+    epoch: int
+    iteration: int
+    step: int
+
+
+class Progress:
+    """The counters of one run, saved in its checkpoints.
+
+    Attributes
+    ----------
+    epoch
+        the epoch in progress (after it finished, until the next one starts: the one that finished).
+    finished_epochs
+        the epochs whose steps all ran (training resumes at this epoch).
+    steps
+        the steps started in the whole run.
+    steps_in_epoch
+        the steps started in the epoch in progress.
+    in_epoch
+        an epoch is in progress: started, its end not yet reached (False before the first epoch, between epochs, and
+        when a policy stopped training as an epoch started).
+    losses
+        the losses of the epoch's steps so far, on the device (read once, at the epoch's end).
+    skipped
+        the steps of the epoch skipped for a non-finite loss (``nonfinite_loss='skip'``).
+    """
+
+    def __init__(self, first_epoch: int = 0) -> None:
+        self.epoch = first_epoch
+        self.finished_epochs = first_epoch
+        self.steps = 0
+        self.steps_in_epoch = 0
+        self.in_epoch = False
+        self.losses: list[torch.Tensor] = []
+        self.skipped = 0
+
+    def start_epoch(self, epoch: int) -> None:
+        """Epoch ``epoch`` starts (its steps will run)."""
+        self.epoch, self.in_epoch = epoch, True
+        self.steps_in_epoch, self.losses, self.skipped = 0, [], 0
+
+    def start_step(self) -> StepIndex:
+        """A step starts: its index, counted before this step."""
+        index = StepIndex(self.epoch, self.steps_in_epoch, self.steps)
+        self.steps += 1
+        self.steps_in_epoch += 1
+        return index
+
+    def record_loss(self, loss: torch.Tensor) -> None:
+        """The loss of the step just taken (kept on its device: no host sync)."""
+        self.losses.append(loss.detach() if loss.requires_grad else loss)
+
+    def skip_step(self) -> None:
+        """The step just taken was skipped (its loss was not finite): it has no loss to record."""
+        self.skipped += 1
+
+    def running_loss(self) -> float | None:
+        """The epoch's mean loss so far (one device sync), or ``None`` before its first loss."""
+        if not self.losses:
+            return None
+        return float(torch.stack(self.losses).float().mean())
+
+    def finish_epoch(self) -> None:
+        """The epoch's end is reached: it counts as finished from now on."""
+        self.finished_epochs, self.in_epoch = self.epoch + 1, False
+
+    def at_epoch_end(self, epoch_length: int | None, exhausted: bool) -> bool:
+        """Whether the step in progress (or just taken) is its epoch's last (``exhausted``: the batch iterator says so
+        where the epoch has no declared length)."""
+        return self.steps_in_epoch >= epoch_length if epoch_length is not None else exhausted
+
+    # ---- checkpoint state ----
+
+    def state_dict(self) -> dict[str, Any]:
+        """What every rank shares (plain data)."""
+        return {
+            'epochs_done': self.finished_epochs,
+            'steps_done': self.steps,
+            'steps_in_epoch': self.steps_in_epoch,
+            'in_epoch': self.in_epoch,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.finished_epochs = self.epoch = int(state['epochs_done'])
+        self.steps, self.steps_in_epoch = int(state['steps_done']), int(state['steps_in_epoch'])
+        # saved inside an epoch, it goes on (Lightning starts no new one); 'epoch_ran': written by version 0.1
+        self.in_epoch = bool(state.get('in_epoch', state.get('epoch_ran', False)))
+
+    def rank_state_dict(self) -> dict[str, Any]:
+        """What is this rank's own: its partial epoch's losses (on the CPU)."""
+        losses = torch.stack(self.losses).cpu() if self.losses else torch.zeros(0)
+        return {'losses': losses, 'skipped_in_epoch': self.skipped}
+
+    def load_rank_state_dict(self, state: dict[str, Any]) -> None:
+        self.losses, self.skipped = list(state['losses'].unbind()), int(state['skipped_in_epoch'])
+
+    def losses_to(self, device: torch.device) -> None:
+        """Put restored losses where the run computes (they load on the CPU)."""
+        self.losses = [loss.to(device) for loss in self.losses]
