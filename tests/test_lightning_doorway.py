@@ -33,6 +33,7 @@ from dpipe_lightning._lightning import (
     replace_step_sigterm_broadcast,
     restore_from,
     skip_signal_registration,
+    works_in_started_processes,
 )
 
 PACKAGE = Path(_lightning.__file__).parent
@@ -210,6 +211,15 @@ def test_count_optimizer_step_counts_in_the_global_step_and_the_count_survives_a
     assert trainer.global_step == 6  # two batches of three steps
     trainer.save_checkpoint(tmp_path / 'raw.ckpt')
     assert fit(RawSteps(), max_epochs=2, ckpt_path=tmp_path / 'raw.ckpt').global_step == 12
+
+
+@pytest.mark.parametrize(
+    ('strategy', 'devices', 'started'),
+    [('ddp_spawn', 2, True), ('ddp_notebook', 2, True), ('ddp', 2, False), ('auto', 1, False)],
+)
+def test_works_in_started_processes_tells_the_spawning_and_forking_strategies(strategy, devices, started):
+    trainer = L.Trainer(accelerator='cpu', devices=devices, strategy=strategy, logger=False, enable_progress_bar=False)
+    assert works_in_started_processes(trainer) is started
 
 
 # what reaches into Lightning's privates: private imports, private connectors and loops, private attributes
