@@ -21,6 +21,7 @@ import torch
 from lightning.fabric.plugins.environments import ClusterEnvironment
 from lightning.fabric.utilities.optimizer import _optimizer_to_device
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
 
 __all__ = [
     'HOOK_NAME_ATTRIBUTE',
@@ -33,6 +34,7 @@ __all__ = [
     'restore_from',
     'resume_after_batches',
     'skip_signal_registration',
+    'works_in_started_processes',
 ]
 
 #: The attribute Lightning sets on the LightningModule around every hook call (about 30 times a step) to know
@@ -158,6 +160,15 @@ def kill_launched_processes(trainer: L.Trainer, signum: signal.Signals) -> None:
     launcher = trainer.strategy.launcher
     if launcher is not None:
         launcher.kill(signum)
+
+
+def works_in_started_processes(trainer: L.Trainer) -> bool:
+    """Whether ``trainer`` runs its work in processes it spawns or forks (``'ddp_spawn'``, ``'ddp_notebook'``,
+    ``'ddp_fork'``): what the work keeps in Python objects then stays in those processes.
+
+    Lightning makes the same test (on its private launcher class) before it refuses to return predictions.
+    """
+    return isinstance(trainer.strategy.launcher, _MultiProcessingLauncher)
 
 
 #: the tags a run logs once per epoch (x axis: the epoch); every other series is per step (x axis: the step)

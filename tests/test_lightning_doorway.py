@@ -34,6 +34,7 @@ from dpipe_lightning._lightning import (
     restore_from,
     resume_after_batches,
     skip_signal_registration,
+    works_in_started_processes,
 )
 
 PACKAGE = Path(_lightning.__file__).parent
@@ -277,6 +278,15 @@ def test_resume_after_batches_resumes_the_epoch_after_that_many_batches(tmp_path
     trainer.fit(module, FourBatches(), ckpt_path=tmp_path / 'mid.ckpt', weights_only=False)
     assert module.trained == [(0, i) for i in expected] + [(1, i) for i in range(4)]
     assert trainer.fit_loop.epoch_loop._batches_that_stepped == 8  # as after 8 batches of an uninterrupted fit
+
+
+@pytest.mark.parametrize(
+    ('strategy', 'devices', 'started'),
+    [('ddp_spawn', 2, True), ('ddp_notebook', 2, True), ('ddp', 2, False), ('auto', 1, False)],
+)
+def test_works_in_started_processes_tells_the_spawning_and_forking_strategies(strategy, devices, started):
+    trainer = L.Trainer(accelerator='cpu', devices=devices, strategy=strategy, logger=False, enable_progress_bar=False)
+    assert works_in_started_processes(trainer) is started
 
 
 # what reaches into Lightning's privates: private imports, private connectors and loops, private attributes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import Logger
 from .loggers import Logger as DeepPipeLogger
 from .scalars import flatten_scalars, numeric
 
-__all__ = ['epoch_losses', 'epoch_scalars', 'log_epoch', 'naming_the_log_folder', 'run_name', 'validate_on_rank_zero']
+__all__ = ['epoch_losses', 'epoch_scalars', 'log_epoch', 'naming_the_log_folder', 'run_name']
 
 
 def epoch_scalars(
@@ -99,20 +99,3 @@ def epoch_losses(trainer: L.Trainer, losses: Sequence[torch.Tensor]) -> list[flo
     if trainer.world_size > 1:
         stacked = trainer.strategy.reduce(stacked, reduce_op='mean')
     return stacked.cpu().tolist()
-
-
-def validate_on_rank_zero(
-    trainer: L.Trainer, validate: Callable[[], Mapping[str, Any]] | None, epoch: int
-) -> dict[str, Any] | None:
-    """``validate()`` run on rank 0 after epoch ``epoch``, its metrics given to every rank; ``None`` without it."""
-    if validate is None:
-        return None
-    metrics = validate() if trainer.is_global_zero else None
-    if trainer.world_size > 1:
-        metrics = trainer.strategy.broadcast(metrics, src=0)
-    if not isinstance(metrics, Mapping):
-        raise TypeError(
-            f'validate() must return a dict of metric name -> value, got {type(metrics).__name__}: {metrics!r}. '
-            f"Epoch {epoch}'s scalars were not logged and its checkpoint was not saved."
-        )
-    return dict(metrics)

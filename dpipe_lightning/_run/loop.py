@@ -34,7 +34,7 @@ import torch
 from .._checkpoints.rank_agreement import ResumeChoice
 from .._checkpoints.saver import CheckpointSaver
 from .._lightning import resume_after_batches
-from .._logs.epoch_logs import epoch_losses, epoch_scalars, validate_on_rank_zero
+from .._logs.epoch_logs import epoch_losses, epoch_scalars
 from .._logs.history import History
 from .._logs.metric_state import progress_values, publish_scalars
 from .._logs.progress_bar import PolicyProgressBar
@@ -43,6 +43,7 @@ from .._model.conversion import set_lr
 from .._model.execution import StepExecution, choose_execution
 from .._model.steps import as_tuple, call_step
 from .._policies.base import EarlyStopping
+from .._validation.calling import call_validate
 from .config import RunConfig
 from .epoch_view import EpochView, StepBatch
 from .loop_state import LoopState
@@ -235,7 +236,7 @@ class RunLoop(LoopState):
         values = self.policies.values()
         stop = trainer.should_stop or self.stop.requested
         try:
-            metrics = validate_on_rank_zero(trainer, self.config.validate, epoch)
+            metrics = call_validate(trainer, self.config.validate, epoch)  # on every rank, or rank 0's result
         except EarlyStopping:
             metrics, stop = None, True
         skipped = self.progress.skipped if self.config.skip_nonfinite else None

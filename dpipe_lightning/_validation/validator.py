@@ -4,45 +4,57 @@ Example::
 
     validate = functools.partial(compute_metrics, model.do_inf_step, load_x, load_y, val_ids, metrics)
 
-with ``metrics = {'accuracy': accuracy}``.
+with ``metrics = {'accuracy': accuracy}``. A metric is either deep_pipe's ``metric(y_true, y_pred)``, called
+once with every true value and prediction, or a torchmetrics ``Metric``/``MetricCollection``, updated object by
+object with ``update(preds, target)`` (each object as a batch of one), computed once and reset.
+
+Under DDP a ``validate`` built like this runs on every rank of a ``train_model`` run: ``compute_metrics`` and
+``evaluate_predict`` then predict only this rank's share of the objects (every object exactly once over the
+ranks), and every metric still sees every object, in order, so the result equals a one-process validation.
 """
+
+from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .._checks import check_callable, reject
+from .._checks import check_callable
+from .evaluation import evaluate_objects
+from .metrics import MetricSet
+from .ranks import ONE_PROCESS, current_ranks
 
 __all__ = ['compute_metrics', 'evaluate', 'evaluate_predict']
 
-
-def _check_metrics(metrics: Any) -> Mapping[str, Callable]:
-    if not isinstance(metrics, Mapping):
-        reject(TypeError, 'metrics', 'a dict {name: metric(y_true, y_pred)}', metrics)
-    for name, metric in metrics.items():
-        if not callable(metric):
-            check_callable(f'metrics[{name!r}]', metric, 'callable as metric(y_true, y_pred)')
-    return metrics
+Metrics = Mapping[str, Any]  # {name: metric(y_true, y_pred) or a torchmetrics Metric/MetricCollection}
 
 
-def evaluate(y_true: Any, y_pred: Any, metrics: Mapping[str, Callable]) -> dict:
-    """Apply every metric to ``y_true`` and ``y_pred``.
+def evaluate(y_true: Any, y_pred: Any, metrics: Metrics) -> dict:
+    """Apply every metric to ``y_true`` and ``y_pred``, in this process (nothing is sharded or synchronised).
 
     Parameters
     ----------
     y_true, y_pred
         the true and the predicted values, passed to the metrics as they are.
     metrics
-        ``{name: metric}``, each called as ``metric(y_true, y_pred)``.
+        ``{name: metric}``: a callable is called as ``metric(y_true, y_pred)``; a torchmetrics ``Metric`` or
+        ``MetricCollection`` is updated once with ``update(y_pred, y_true)`` (lists stacked into one batch),
+        computed and reset.
 
     Returns
     -------
-    ``{name: metric(y_true, y_pred)}``, in the order of ``metrics``.
+    ``{name: value}``, in the order of ``metrics`` (a collection's metrics under their own names).
     """
-    return {name: metric(y_true, y_pred) for name, metric in _check_metrics(metrics).items()}
+    metric_set = MetricSet(metrics)
+    metric_set.start(None)
+    try:
+        metric_set.update_with_all(y_true, y_pred)
+        return metric_set.in_order(metric_set.call(y_true, y_pred), metric_set.compute(synchronised=False))
+    finally:
+        metric_set.reset()
 
 
-def evaluate_predict(predict: Callable, xs: Iterable, ys_true: Sequence, metrics: Mapping[str, Callable]) -> dict:
-    """Predict every element of ``xs`` and evaluate the list of predictions against ``ys_true``.
+def evaluate_predict(predict: Callable, xs: Iterable, ys_true: Sequence, metrics: Metrics) -> dict:
+    """Predict every element of ``xs`` and evaluate the predictions against ``ys_true``.
 
     Parameters
     ----------
@@ -53,10 +65,23 @@ def evaluate_predict(predict: Callable, xs: Iterable, ys_true: Sequence, metrics
     ys_true
         the true values, in the order of ``xs``.
     metrics
-        ``{name: metric}``, each called as ``metric(ys_true, [predict(x) for x in xs])``.
+        ``{name: metric}``: a callable is called as ``metric(ys_true, [predict(x) for x in xs])``; a torchmetrics
+        metric is updated with each prediction and its true value.
+
+    Notes
+    -----
+    Within a validation on every rank each rank predicts the inputs at positions ``rank, rank + world_size, ...``
+    of ``xs``, on its own device; ``predict`` must not run collectives (e.g. a forward through the DDP wrapper).
     """
-    _check_metrics(metrics)
-    return evaluate(ys_true, [predict(x) for x in xs], metrics)
+    check_callable('predict', predict)
+    metric_set = MetricSet(metrics)
+    ranks = current_ranks()
+    if metric_set.torchmetrics or ranks is not ONE_PROCESS:
+        ys_true = ys_true if hasattr(ys_true, '__getitem__') else list(ys_true)
+        objects = ((ys_true[i], predict(x)) for i, x in enumerate(xs) if ranks.owns(i))
+    else:
+        objects = ((None, predict(x)) for x in xs)
+    return evaluate_objects(metric_set, objects, ranks, y_true=ys_true)
 
 
 def compute_metrics(
@@ -64,7 +89,7 @@ def compute_metrics(
     load_x: Callable,
     load_y: Callable,
     ids: Iterable,
-    metrics: Mapping[str, Callable],
+    metrics: Metrics,
 ) -> dict:
     """Load and predict the objects ``ids`` one at a time, then evaluate the predictions.
 
@@ -77,8 +102,18 @@ def compute_metrics(
     ids
         the ids to evaluate on.
     metrics
-        ``{name: metric}``, each called as ``metric([load_y(i) ...], [predict(load_x(i)) ...])`` over ``ids``.
+        ``{name: metric}``: a callable is called as ``metric([load_y(i) ...], [predict(load_x(i)) ...])`` over
+        ``ids``; a torchmetrics metric is updated with each prediction and its true value.
+
+    Notes
+    -----
+    Within a validation on every rank each rank loads and predicts the ids at positions
+    ``rank, rank + world_size, ...`` of ``ids``, on its own device; ``predict`` must not run collectives.
     """
-    _check_metrics(metrics)
-    ids = list(ids)
-    return evaluate([load_y(i) for i in ids], [predict(load_x(i)) for i in ids], metrics)
+    check_callable('predict', predict)
+    check_callable('load_x', load_x)
+    check_callable('load_y', load_y)
+    metric_set = MetricSet(metrics)
+    ranks = current_ranks()
+    objects = ((load_y(i), predict(load_x(i))) for i in ranks.share(list(ids)))
+    return evaluate_objects(metric_set, objects, ranks)

@@ -65,8 +65,15 @@ def test_compute_metrics_passes_lists_in_id_order():
 @pytest.mark.parametrize(
     ('metrics', 'message'),
     [
-        ([accuracy], r'metrics must be a dict \{name: metric\(y_true, y_pred\)\}, got .* \(list\)'),
-        ({'accuracy': 0.5}, r"metrics\['accuracy'\] must be callable as metric\(y_true, y_pred\), got 0.5 \(float\)"),
+        (
+            [accuracy],
+            r'metrics must be a dict \{name: metric\(y_true, y_pred\) or a torchmetrics Metric\}, got .* \(list\)',
+        ),
+        (
+            {'accuracy': 0.5},
+            r"metrics\['accuracy'\] must be callable as metric\(y_true, y_pred\) or a torchmetrics Metric or "
+            r'MetricCollection, got 0.5 \(float\)',
+        ),
     ],
 )
 def test_invalid_metrics(metrics, message):
