@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .._checks import callable_name, check_callable, check_choice, check_int, reject
+from .arguments import STATE_VERSION, check_state, resolve_batches_per_epoch
 from .base import BatchIter
 from .combiners import combine_to_arrays
 from .jobs import BatchJob
@@ -16,23 +17,8 @@ from .pipeline import LoadingPipeline
 from .processes import pickle_for_workers
 from .sources import check_rank, has_random_access, is_seekable
 
-_STATE_VERSION = 1
 _WORKER_KINDS = ('thread', 'process')
 _instance_numbers = itertools.count()
-
-
-def _resolve_batches_per_epoch(batches_per_epoch: Any, n_iters_per_epoch: Any) -> int:
-    if batches_per_epoch is None and n_iters_per_epoch is None:
-        raise TypeError('Infinite needs batches_per_epoch (or its old name n_iters_per_epoch), got neither')
-    if batches_per_epoch is None:
-        return check_int('n_iters_per_epoch', n_iters_per_epoch, minimum=1)
-    value = check_int('batches_per_epoch', batches_per_epoch, minimum=1)
-    if n_iters_per_epoch is not None and n_iters_per_epoch != value:
-        raise TypeError(
-            'batches_per_epoch and n_iters_per_epoch are the same parameter (old and new name) and differ: '
-            f'got {batches_per_epoch!r} and {n_iters_per_epoch!r}; pass only one'
-        )
-    return value
 
 
 class Infinite(BatchIter):
@@ -112,7 +98,7 @@ class Infinite(BatchIter):
             reject(TypeError, 'source', 'an iterable (e.g. `sample(...)`)', source)
         self.transformers = tuple(check_callable(f'transformers[{i}]', t) for i, t in enumerate(transformers))
         self.batch_size = check_int('batch_size', batch_size, minimum=1)
-        self.batches_per_epoch = _resolve_batches_per_epoch(batches_per_epoch, n_iters_per_epoch)
+        self.batches_per_epoch = resolve_batches_per_epoch(batches_per_epoch, n_iters_per_epoch)
         self.buffer_size = check_int('buffer_size', buffer_size, minimum=1)
         self.combiner = check_callable('combiner', combiner)
         self.n_workers = check_int('n_workers', n_workers, minimum=1)
@@ -240,7 +226,7 @@ class Infinite(BatchIter):
         if source_position is None and self.seekable:
             source_position = int(self.source.position)
         return {
-            'version': _STATE_VERSION,
+            'version': STATE_VERSION,
             'batches_consumed': self._batches_consumed,
             'items_consumed': self._items_consumed,
             'source_position': source_position,
@@ -253,18 +239,7 @@ class Infinite(BatchIter):
         exactly those the original would have yielded. For other sources only the counters are restored:
         the source continues from wherever it is, so resume is not exact.
         """
-        if not isinstance(state, Mapping):
-            reject(TypeError, 'state', 'a dict from Infinite.state_dict()', state)
-        missing = {'version', 'batches_consumed', 'items_consumed', 'source_position'} - set(state)
-        if missing:
-            raise ValueError(f'state is missing the keys {sorted(missing)}: not an Infinite.state_dict()')
-        if state['version'] != _STATE_VERSION:
-            raise ValueError(f'unsupported state version {state["version"]!r}, expected {_STATE_VERSION}')
-        batches = check_int("state['batches_consumed']", state['batches_consumed'], minimum=0)
-        items = check_int("state['items_consumed']", state['items_consumed'], minimum=0)
-        position = state['source_position']
-        if position is not None:
-            position = check_int("state['source_position']", position, minimum=0)
+        batches, items, position = check_state(state)
 
         self.close()
         self._batches_consumed, self._items_consumed = batches, items
