@@ -8,10 +8,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .._checks import callable_name, check_callable, check_choice, check_int, reject
+from .._checks import callable_name, check_callable, check_choice, check_int, check_number, reject
 from .arguments import STATE_VERSION, check_state, resolve_batches_per_epoch
 from .base import BatchIter
 from .combiners import combine_to_arrays
+from .interrupts import WaitInterrupted
 from .jobs import BatchJob
 from .pipeline import LoadingPipeline
 from .processes import pickle_for_workers
@@ -63,6 +64,10 @@ class Infinite(BatchIter):
         the transformers, the combiner and a random-access source are pickled to them (``TypeError`` at
         construction if they cannot be), the items of other sources are read here and sent over pipes, and
         the batches come back pickled. A script that uses processes needs ``if __name__ == '__main__':``.
+    timeout
+        seconds the caller may wait for one batch (start-up included), or None (no limit): a batch that is
+        not ready in time raises `PipelineError` naming the worker and the item it is stuck on, instead of
+        waiting for a loader that hangs. The attribute of the same name may be changed at any time.
 
     Notes
     -----
@@ -80,6 +85,13 @@ class Infinite(BatchIter):
     SIGKILL`` by the out-of-memory killer), while starting or mid-epoch, or a thread ended by an exception that
     escaped it. Ctrl+C interrupts the wait for a batch at any time, start-up included, and stops the workers;
     worker processes also exit when this process ends (e.g. on SIGTERM).
+
+    No wait is without an end. Worker processes ignore SIGINT, SIGTERM, SIGUSR1 and SIGUSR2, so that a signal to
+    the whole process group reaches this process alone: it decides when to stop the workers (`close`). A signal
+    handler that calls `interrupt_waits` makes the wait for a batch raise `WaitInterrupted` within a fraction of a
+    second, consuming nothing (`state_dict` stays that of the last batch delivered, the workers go on). `close`
+    waits 2 seconds at most for the worker threads: one stuck in a loader is abandoned (a daemon thread) with a
+    ``RuntimeWarning`` naming it and its item.
     """
 
     def __init__(
@@ -93,6 +105,7 @@ class Infinite(BatchIter):
         n_iters_per_epoch: int | None = None,
         n_workers: int = 1,
         workers: str = 'thread',
+        timeout: float | None = None,
     ) -> None:
         if not isinstance(source, Iterable):
             reject(TypeError, 'source', 'an iterable (e.g. `sample(...)`)', source)
@@ -103,6 +116,7 @@ class Infinite(BatchIter):
         self.combiner = check_callable('combiner', combiner)
         self.n_workers = check_int('n_workers', n_workers, minimum=1)
         self.workers = check_choice('workers', workers, _WORKER_KINDS)
+        self.timeout = timeout
         self.source = source
         self.seekable = is_seekable(source)
         self.random_access = has_random_access(source)
@@ -112,6 +126,7 @@ class Infinite(BatchIter):
         self._iterator = source if self.seekable else iter(source)
         self._name = f'dpipe_lightning.Infinite#{next(_instance_numbers)}'
         self._pipeline: LoadingPipeline | None = None
+        self._stuck_source: threading.Thread | None = None  # a thread of a closed pipeline still reading the source
         self._lock = threading.RLock()
         self._batches_consumed = 0
         self._items_consumed = 0
@@ -126,6 +141,15 @@ class Infinite(BatchIter):
     @n_iters_per_epoch.setter
     def n_iters_per_epoch(self, value: int) -> None:
         self.batches_per_epoch = check_int('n_iters_per_epoch', value, minimum=1)
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds the caller may wait for one batch, or None; may be set at any time (e.g. after a slow start)."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._timeout = None if value is None else check_number('timeout', value, minimum=0, strict=True)
 
     def _job(self) -> BatchJob:
         return BatchJob(self.source if self.random_access else None, self.transformers, self.combiner, self.batch_size)
@@ -154,7 +178,9 @@ class Infinite(BatchIter):
     def _next_batch(self) -> Any:
         pipeline = self._start()
         try:
-            batch = pipeline.take()
+            batch = pipeline.take(self.timeout)
+        except WaitInterrupted:  # nothing consumed: the workers go on
+            raise
         except BaseException:
             self.close()
             raise
@@ -167,6 +193,12 @@ class Infinite(BatchIter):
     def _start(self) -> LoadingPipeline:
         with self._lock:
             if self._pipeline is None:
+                stuck = self._stuck_source
+                if stuck is not None and stuck.is_alive():
+                    raise RuntimeError(
+                        f'cannot start new workers: {stuck.name} is still reading the source since the previous '
+                        'ones were closed, and only one thread at a time may read it'
+                    )
                 if self.seekable:
                     if self._source_position is None:
                         self._source_position = int(self.source.position)
@@ -196,7 +228,10 @@ class Infinite(BatchIter):
         with self._lock:
             pipeline, self._pipeline = self._pipeline, None
         if pipeline is not None:
-            pipeline.close()
+            try:
+                pipeline.close()
+            finally:
+                self._stuck_source = pipeline.stuck_source
 
     def __del__(self) -> None:
         pipeline = getattr(self, '_pipeline', None)
