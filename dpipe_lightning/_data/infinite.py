@@ -178,7 +178,7 @@ class Infinite(BatchIter):
     def _next_batch(self) -> Any:
         pipeline = self._start()
         try:
-            batch = pipeline.take(self.timeout)
+            batch = pipeline.take(self._timeout)
         except WaitInterrupted:  # nothing consumed: the workers go on
             raise
         except BaseException:
