@@ -8,31 +8,18 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .._checks import callable_name, check_callable, check_choice, check_int, reject
+from .._checks import callable_name, check_callable, check_choice, check_int, check_number, reject
+from .arguments import STATE_VERSION, check_state, resolve_batches_per_epoch
 from .base import BatchIter
 from .combiners import combine_to_arrays
+from .interrupts import WaitInterrupted
 from .jobs import BatchJob
 from .pipeline import LoadingPipeline
 from .processes import pickle_for_workers
 from .sources import check_rank, has_random_access, is_seekable
 
-_STATE_VERSION = 1
 _WORKER_KINDS = ('thread', 'process')
 _instance_numbers = itertools.count()
-
-
-def _resolve_batches_per_epoch(batches_per_epoch: Any, n_iters_per_epoch: Any) -> int:
-    if batches_per_epoch is None and n_iters_per_epoch is None:
-        raise TypeError('Infinite needs batches_per_epoch (or its old name n_iters_per_epoch), got neither')
-    if batches_per_epoch is None:
-        return check_int('n_iters_per_epoch', n_iters_per_epoch, minimum=1)
-    value = check_int('batches_per_epoch', batches_per_epoch, minimum=1)
-    if n_iters_per_epoch is not None and n_iters_per_epoch != value:
-        raise TypeError(
-            'batches_per_epoch and n_iters_per_epoch are the same parameter (old and new name) and differ: '
-            f'got {batches_per_epoch!r} and {n_iters_per_epoch!r}; pass only one'
-        )
-    return value
 
 
 class Infinite(BatchIter):
@@ -77,6 +64,10 @@ class Infinite(BatchIter):
         the transformers, the combiner and a random-access source are pickled to them (``TypeError`` at
         construction if they cannot be), the items of other sources are read here and sent over pipes, and
         the batches come back pickled. A script that uses processes needs ``if __name__ == '__main__':``.
+    timeout
+        seconds the caller may wait for one batch (start-up included), or None (no limit): a batch that is
+        not ready in time raises `PipelineError` naming the worker and the item it is stuck on, instead of
+        waiting for a loader that hangs. The attribute of the same name may be changed at any time.
 
     Notes
     -----
@@ -94,6 +85,13 @@ class Infinite(BatchIter):
     SIGKILL`` by the out-of-memory killer), while starting or mid-epoch, or a thread ended by an exception that
     escaped it. Ctrl+C interrupts the wait for a batch at any time, start-up included, and stops the workers;
     worker processes also exit when this process ends (e.g. on SIGTERM).
+
+    No wait is without an end. Worker processes ignore SIGINT, SIGTERM, SIGUSR1 and SIGUSR2, so that a signal to
+    the whole process group reaches this process alone: it decides when to stop the workers (`close`). A signal
+    handler that calls `interrupt_waits` makes the wait for a batch raise `WaitInterrupted` within a fraction of a
+    second, consuming nothing (`state_dict` stays that of the last batch delivered, the workers go on). `close`
+    waits 2 seconds at most for the worker threads: one stuck in a loader is abandoned (a daemon thread) with a
+    ``RuntimeWarning`` naming it and its item.
     """
 
     def __init__(
@@ -107,16 +105,18 @@ class Infinite(BatchIter):
         n_iters_per_epoch: int | None = None,
         n_workers: int = 1,
         workers: str = 'thread',
+        timeout: float | None = None,
     ) -> None:
         if not isinstance(source, Iterable):
             reject(TypeError, 'source', 'an iterable (e.g. `sample(...)`)', source)
         self.transformers = tuple(check_callable(f'transformers[{i}]', t) for i, t in enumerate(transformers))
         self.batch_size = check_int('batch_size', batch_size, minimum=1)
-        self.batches_per_epoch = _resolve_batches_per_epoch(batches_per_epoch, n_iters_per_epoch)
+        self.batches_per_epoch = resolve_batches_per_epoch(batches_per_epoch, n_iters_per_epoch)
         self.buffer_size = check_int('buffer_size', buffer_size, minimum=1)
         self.combiner = check_callable('combiner', combiner)
         self.n_workers = check_int('n_workers', n_workers, minimum=1)
         self.workers = check_choice('workers', workers, _WORKER_KINDS)
+        self.timeout = timeout
         self.source = source
         self.seekable = is_seekable(source)
         self.random_access = has_random_access(source)
@@ -126,6 +126,7 @@ class Infinite(BatchIter):
         self._iterator = source if self.seekable else iter(source)
         self._name = f'dpipe_lightning.Infinite#{next(_instance_numbers)}'
         self._pipeline: LoadingPipeline | None = None
+        self._stuck_source: threading.Thread | None = None  # a thread of a closed pipeline still reading the source
         self._lock = threading.RLock()
         self._batches_consumed = 0
         self._items_consumed = 0
@@ -140,6 +141,15 @@ class Infinite(BatchIter):
     @n_iters_per_epoch.setter
     def n_iters_per_epoch(self, value: int) -> None:
         self.batches_per_epoch = check_int('n_iters_per_epoch', value, minimum=1)
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds the caller may wait for one batch, or None; may be set at any time (e.g. after a slow start)."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._timeout = None if value is None else check_number('timeout', value, minimum=0, strict=True)
 
     def _job(self) -> BatchJob:
         return BatchJob(self.source if self.random_access else None, self.transformers, self.combiner, self.batch_size)
@@ -168,7 +178,9 @@ class Infinite(BatchIter):
     def _next_batch(self) -> Any:
         pipeline = self._start()
         try:
-            batch = pipeline.take()
+            batch = pipeline.take(self._timeout)
+        except WaitInterrupted:  # nothing consumed: the workers go on
+            raise
         except BaseException:
             self.close()
             raise
@@ -181,6 +193,12 @@ class Infinite(BatchIter):
     def _start(self) -> LoadingPipeline:
         with self._lock:
             if self._pipeline is None:
+                stuck = self._stuck_source
+                if stuck is not None and stuck.is_alive():
+                    raise RuntimeError(
+                        f'cannot start new workers: {stuck.name} is still reading the source since the previous '
+                        'ones were closed, and only one thread at a time may read it'
+                    )
                 if self.seekable:
                     if self._source_position is None:
                         self._source_position = int(self.source.position)
@@ -210,7 +228,10 @@ class Infinite(BatchIter):
         with self._lock:
             pipeline, self._pipeline = self._pipeline, None
         if pipeline is not None:
-            pipeline.close()
+            try:
+                pipeline.close()
+            finally:
+                self._stuck_source = pipeline.stuck_source
 
     def __del__(self) -> None:
         pipeline = getattr(self, '_pipeline', None)
@@ -240,7 +261,7 @@ class Infinite(BatchIter):
         if source_position is None and self.seekable:
             source_position = int(self.source.position)
         return {
-            'version': _STATE_VERSION,
+            'version': STATE_VERSION,
             'batches_consumed': self._batches_consumed,
             'items_consumed': self._items_consumed,
             'source_position': source_position,
@@ -253,18 +274,7 @@ class Infinite(BatchIter):
         exactly those the original would have yielded. For other sources only the counters are restored:
         the source continues from wherever it is, so resume is not exact.
         """
-        if not isinstance(state, Mapping):
-            reject(TypeError, 'state', 'a dict from Infinite.state_dict()', state)
-        missing = {'version', 'batches_consumed', 'items_consumed', 'source_position'} - set(state)
-        if missing:
-            raise ValueError(f'state is missing the keys {sorted(missing)}: not an Infinite.state_dict()')
-        if state['version'] != _STATE_VERSION:
-            raise ValueError(f'unsupported state version {state["version"]!r}, expected {_STATE_VERSION}')
-        batches = check_int("state['batches_consumed']", state['batches_consumed'], minimum=0)
-        items = check_int("state['items_consumed']", state['items_consumed'], minimum=0)
-        position = state['source_position']
-        if position is not None:
-            position = check_int("state['source_position']", position, minimum=0)
+        batches, items, position = check_state(state)
 
         self.close()
         self._batches_consumed, self._items_consumed = batches, items

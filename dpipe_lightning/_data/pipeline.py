@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .errors import Failure, describe
+from .errors import Failure, PipelineError, describe
+from .interrupts import WaitInterrupted, waits_interrupted
 from .jobs import STOPPED, BatchJob, Task
 from .processes import WorkerProcess
+from .whereabouts import Whereabouts
 
-#: seconds between checks for signals (Ctrl+C) and for dead threads while the consumer waits for a batch
+#: seconds between checks for signals (Ctrl+C, `interrupt_waits`), dead threads and the timeout, while the
+#: consumer waits for a batch
 _POLL_INTERVAL = 0.1
+#: seconds `LoadingPipeline.close` waits for all its threads together; a thread still running then is abandoned
+JOIN_TIMEOUT = 2.0
 
 
 class LoadingPipeline:
@@ -25,7 +31,9 @@ class LoadingPipeline:
 
     A worker never leaves the consumer waiting for a batch it will not make: a worker process that exits fails
     its batch (its thread watches it), and so does a thread that dies (an exception escaped it) on a task; one
-    that dies between tasks, or ends without a word, fails the batch the consumer waits for.
+    that dies between tasks, or ends without a word, fails the batch the consumer waits for. No wait is without
+    an end: `take` ends on `interrupt_waits` and after its ``timeout``, `close` waits `JOIN_TIMEOUT` seconds at most
+    and then abandons (with a warning naming it and its item) a thread stuck in user code; all threads are daemons.
 
     Parameters
     ----------
@@ -71,16 +79,18 @@ class LoadingPipeline:
 
         self._condition = threading.Condition()
         self._closed = False
+        self._stop = [False]  # _closed, for the jobs
         self._tasks: deque[Task] = deque()  # read by the source thread, not yet taken by a worker
         self._ready: dict[int, Any] = {}
         self._next_to_read = 0
         self._next_to_take = 0
-        self._holding: dict[threading.Thread, int] = {}  # the task each thread works on
         self._ended: set[threading.Thread] = set()  # the threads that ended and said so
         self._death: tuple[threading.Thread, BaseException | None] | None = None  # one that died holding no task
+        #: the source thread, if it was still reading the source when `close` gave up waiting for it
+        self.stuck_source: threading.Thread | None = None
 
         n_processes = n_workers if processes else 0
-        self._processes = [WorkerProcess(job_bytes, f'{name}-process-{i}') for i in range(n_processes)]
+        self._processes = [WorkerProcess(job_bytes, f'{name}-process-{i}', job.source) for i in range(n_processes)]
         bodies: list[tuple[Callable[..., None], tuple, str]] = []
         if first_position is None:
             bodies.append((self._read_source, (), 'source'))
@@ -93,6 +103,11 @@ class LoadingPipeline:
             threading.Thread(target=self._guard, args=(body, *args), name=f'{name}-{suffix}', daemon=True)
             for body, args, suffix in bodies
         ]
+        source_thread = self._threads[0] if first_position is None else None
+        process_of = dict(zip(self._threads[len(self._threads) - n_processes :], self._processes))
+        self._whereabouts = Whereabouts(self._task, job.source, source_thread, process_of)
+        self._holding = self._whereabouts.holding  # the task each thread works on
+        self._progress = self._whereabouts.progress
         try:
             for thread in self._threads:
                 thread.start()
@@ -104,19 +119,15 @@ class LoadingPipeline:
     def threads(self) -> tuple[threading.Thread, ...]:
         return tuple(self._threads)
 
-    def take(self) -> Any:
-        """The next batch of the stream; raises `PipelineError` if a stage or a worker failed on it."""
+    def take(self, timeout: float | None = None) -> Any:
+        """The next batch of the stream; raises `PipelineError` if a stage or a worker failed on it.
+
+        While the batch is not ready: `WaitInterrupted` (consuming nothing) once `interrupt_waits` is called, and
+        `PipelineError` naming the worker and its item after ``timeout`` seconds (if given).
+        """
         with self._condition:
-            while self._next_to_take not in self._ready:
-                if self._closed:
-                    raise RuntimeError('the loading pipeline is closed')
-                for thread in self._threads:
-                    if not (thread.is_alive() or thread in self._ended):  # it ended without a word
-                        self._record_death(thread, None)
-                if self._death is not None:  # the batch may never come: fail it
-                    self._ready[self._next_to_take] = self._death_failure(*self._death, self._next_to_take)
-                    break
-                self._condition.wait(_POLL_INTERVAL)  # a timeout, so that Ctrl+C is handled promptly
+            if self._next_to_take not in self._ready:
+                self._wait_for_next(timeout)
             result = self._ready.pop(self._next_to_take)
             self._next_to_take += 1
             self._condition.notify_all()
@@ -124,20 +135,51 @@ class LoadingPipeline:
             result.raise_in_consumer()
         return result
 
+    def _wait_for_next(self, timeout: float | None) -> None:
+        """Wait (holding the lock) until the next batch, or a failure in its place, is ready."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._next_to_take not in self._ready:
+            if self._closed:
+                raise RuntimeError('the loading pipeline is closed')
+            if waits_interrupted():
+                batch = self._first_batch + self._next_to_take
+                raise WaitInterrupted(f'the wait for batch {batch} was interrupted (interrupt_waits); nothing consumed')
+            for thread in self._threads:
+                if not (thread.is_alive() or thread in self._ended):  # it ended without a word
+                    self._record_death(thread, None)
+            if self._death is not None:  # the batch may never come: fail it
+                self._ready[self._next_to_take] = self._death_failure(*self._death, self._next_to_take)
+                return
+            wait = _POLL_INTERVAL  # a timeout, so that Ctrl+C and interrupt_waits are handled promptly
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    raise PipelineError(self._whereabouts.timeout_message(self._next_to_take, timeout))
+            self._condition.wait(wait)
+
     def close(self, join: bool = True) -> None:
-        """Stop all threads and processes and (unless ``join=False``) wait for them; harmless to call twice."""
+        """Stop all threads and processes and (unless ``join=False``) wait for them; harmless to call twice.
+
+        The threads are waited for `JOIN_TIMEOUT` seconds at most, together: one still running then (stuck in a
+        loader, a transformer or the source) is abandoned, with a ``RuntimeWarning`` naming it and its item.
+        """
         with self._condition:
-            self._closed = True
+            self._closed = self._stop[0] = True
             self._tasks.clear()
             self._ready.clear()
             self._condition.notify_all()
         for process in self._processes:
             process.stop()
-        if join:
-            current = threading.current_thread()
-            for thread in self._threads:
-                if thread is not current and thread.is_alive():  # alive: started (a Ctrl+C may stop __init__)
-                    thread.join()
+        if not join:
+            return
+        current, deadline = threading.current_thread(), time.monotonic() + JOIN_TIMEOUT
+        for thread in self._threads:
+            if thread is not current and thread.is_alive():  # alive: started (a Ctrl+C may stop __init__)
+                thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t for t in self._threads if t is not current and t.is_alive()]
+        if self._first_position is None and self._threads[0] in stuck:
+            self.stuck_source = self._threads[0]
+        self._whereabouts.warn_abandoned(stuck, JOIN_TIMEOUT)
 
     def _guard(self, body: Callable[..., None], *args: Any) -> None:
         """Run the ``body`` of a pipeline thread; if an exception escapes it, fail its task rather than hang."""
@@ -192,11 +234,12 @@ class LoadingPipeline:
                 self._next_to_read += 1
                 self._holding[threading.current_thread()] = task.sequence
 
-            items = []
+            items, progress = [], self._progress_cell()
             try:
                 while len(items) < self._batch_size:
                     if self._closed:
                         return
+                    progress[0] = 4 * len(items)  # loading it
                     items.append(next(self._iterator))
             except StopIteration:
                 message = 'the source is exhausted, but Infinite needs an infinite source (e.g. `sample`)'
@@ -228,13 +271,15 @@ class LoadingPipeline:
                 task = self._task(self._next_to_read)
                 self._next_to_read += 1
             self._holding[threading.current_thread()] = task.sequence
+            self._progress_cell()[0] = -1  # not started
             return task
 
-    def _stopping(self) -> bool:
-        return self._closed
+    def _progress_cell(self) -> list[int]:
+        """Where the current thread records the progress code of its task (see `BatchJob`)."""
+        return self._progress.setdefault(threading.current_thread(), [-1])
 
     def _make_batch(self, task: Task) -> Any:
-        return self._job(task, self._stopping)
+        return self._job(task, self._progress_cell(), self._stop)
 
     def _work(self, make: Callable[[Task], Any]) -> None:
         """The loop of a worker thread: make the batch of each task with ``make`` and publish it, until closed."""

@@ -122,13 +122,21 @@ class _SeededSampler(SeekableSource[T]):
         self._convert = convert
         self._cached_block: tuple[int, np.ndarray] | None = None
 
-    def get(self, position: int) -> T:
+    def _element(self, position: int) -> Any:
         block, offset = divmod(position, BLOCK_SIZE)
         cached = self._cached_block
         if cached is None or cached[0] != block:
             indices = counter_based_indices(self._seed, self._rank, block, len(self._sequence), self._cumulative)
             cached = self._cached_block = (block, indices)
-        return self._convert(self._sequence[int(cached[1][offset])])
+        return self._sequence[int(cached[1][offset])]
+
+    def get(self, position: int) -> T:
+        return self._convert(self._element(position))
+
+    def describe_position(self, position: int) -> str:
+        """The element drawn at ``position`` (``'id 17'`` for loaders), for messages; loads nothing."""
+        kind = 'id' if isinstance(self._convert, _LoadAll) else 'element'
+        return f'{kind} {shortened_repr(self._element(position))}'
 
     def set_rank(self, rank: int, world_size: int) -> None:
         """Draw from the stream keyed by ``(seed, rank)``; rank 0 is the default stream."""

@@ -8,6 +8,7 @@ from .._data.base import BatchIter
 from .._data.combiners import combine_batches, combine_pad, combine_to_arrays, pad_batch_equal
 from .._data.errors import PipelineError, RemoteTraceback
 from .._data.infinite import Infinite
+from .._data.interrupts import WaitInterrupted, clear_interrupt, interrupt_waits
 from .._data.sources import SeekableSource, is_seekable, load_by_random_id, sample
 from .._data.utils import apply_at, multiply, random_apply, sample_args, unpack_args, zip_apply
 
@@ -17,10 +18,13 @@ __all__ = [
     'PipelineError',
     'RemoteTraceback',
     'SeekableSource',
+    'WaitInterrupted',
     'apply_at',
+    'clear_interrupt',
     'combine_batches',
     'combine_pad',
     'combine_to_arrays',
+    'interrupt_waits',
     'is_seekable',
     'load_by_random_id',
     'multiply',

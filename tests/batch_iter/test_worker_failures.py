@@ -170,11 +170,12 @@ class Job:
     """A job whose exception on batch ``fatal`` escapes it: the thread running it dies."""
 
     batch_size = 1
+    source = None
 
     def __init__(self, fatal):
         self.fatal = fatal
 
-    def __call__(self, task, should_stop):
+    def __call__(self, task, progress, stop):
         if task.batch == self.fatal:
             raise SystemExit(task.batch)
         return task.items[0]

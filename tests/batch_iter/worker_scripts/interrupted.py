@@ -18,6 +18,7 @@ def exit_143(signum, frame):
 
 
 if __name__ == '__main__':
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored (background)
     if sys.argv[1:] == ['sigterm-handler']:
         signal.signal(signal.SIGTERM, exit_143)
     source = sample(range(10), random_state=0)
