@@ -25,7 +25,6 @@ Each part owns its state (docs/design.md, "State has owners"); the loop only ord
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Real
 from typing import Any
 
 import lightning as L
@@ -33,6 +32,7 @@ import torch
 
 from .._checkpoints.rank_agreement import ResumeChoice
 from .._checkpoints.saver import CheckpointSaver
+from .._data.interrupts import WaitInterrupted
 from .._lightning import resume_after_batches
 from .._logs.epoch_logs import epoch_losses, epoch_scalars
 from .._logs.history import History
@@ -86,11 +86,8 @@ class RunLoop(LoopState):
         self.config = config
         self.view = EpochView(config.batch_iter, config.epoch_length)
         self.progress = Progress(config.first_epoch)
-        self.stop = Stop()
-        self.policies = PolicyCalls(config.policies, config.constants)
-        self.history = History()
-        self.losses = LossCheck()
-        self.logs = logs or RunLogs()
+        self.stop, self.policies = Stop(), PolicyCalls(config.policies, config.constants)
+        self.history, self.losses, self.logs = History(), LossCheck(), logs or RunLogs()
         self.display, self.saver, self.resume = display, saver, resume
         self.preemption = preemption or Preemption()
         self.settings = dict(settings or {})
@@ -153,16 +150,14 @@ class RunLoop(LoopState):
         if self._decide(trainer, self.policies.epoch_started(epoch)):
             return  # a policy stopped training: this epoch does not run
         self.progress.start_epoch(epoch)
-        self._write_lr(trainer)
+        self._write_lr(trainer, self.policies.learning_rate())
         if self.display is not None:
             self.display.epoch_started(epoch, self.view.length, self._shown())
 
     def before_batch(self, trainer: L.Trainer) -> None:
         """Before Lightning's batch hooks (``LearningRateMonitor`` reads the optimizer there): the step's learning
         rate, where the ``lr`` policy tells it in advance (a step value policy; its hook runs with the step)."""
-        upcoming = getattr(self.config.policies.get('lr'), 'upcoming_value', None)
-        if callable(upcoming):
-            self._write_lr(trainer, upcoming())
+        self._write_lr(trainer, self.policies.learning_rate(upcoming=True))
 
     def train_batch(self, module: L.LightningModule, batch: Any) -> torch.Tensor | None:
         """``training_step``: every real step the Lightning batch carries; the loss of the last one."""
@@ -186,7 +181,7 @@ class RunLoop(LoopState):
         values = self.policies.step_kwargs()
         if self.policies.has_step_hooks:
             self.logs.log_step_values(trainer, index.step, self.policies.step_values())
-            self._write_lr(trainer)
+            self._write_lr(trainer, self.policies.learning_rate())
         skipped = self.execution.skipped
         outcome = call_step(module.run_one_step, batch, values, module.step_name, index.epoch, module.step_expectation)
         loss = outcome.loss
@@ -265,8 +260,15 @@ class RunLoop(LoopState):
             raise self.stop.exit()
 
     def interrupted(self, trainer: L.Trainer, exception: BaseException) -> None:
-        """The run ends on ``exception`` (Lightning's ``on_exception``)."""
+        """The run ends on ``exception`` (``on_exception``); a stop signal ended one process's wait for a batch
+        (`WaitInterrupted`): every step so far is complete, and is saved now."""
         self.interruption = exception
+        signum = self.preemption.signal_received
+        if isinstance(exception, WaitInterrupted) and signum is not None:
+            self.stop.preempt(signum, self.preemption.requeue_requested)
+            if self.saver is not None and trainer.world_size == 1:
+                self._save(trainer)
+            exception = self.stop.exit()
         if isinstance(exception, Preempted):
             self.preemption.stopped(trainer, exception, self.saver.last if self.saver is not None else None)
 
@@ -286,14 +288,11 @@ class RunLoop(LoopState):
         self.stop.decide(stop)
         return stop
 
-    def _write_lr(self, trainer: L.Trainer, lr: Any = None) -> None:
-        """The ``lr`` policy's value (or ``lr``) into the optimizers now, for those who read it before a step sets
-        it (``LearningRateMonitor``)."""
-        if lr is None:
-            lr = getattr(self.config.policies.get('lr'), 'value', None)
-        if isinstance(lr, Real):
-            for optimizer in trainer.optimizers:
-                set_lr(optimizer, lr)
+    @staticmethod
+    def _write_lr(trainer: L.Trainer, lr: float | None) -> None:
+        """``lr`` into the optimizers now, for those who read it before a step sets it (``LearningRateMonitor``)."""
+        for optimizer in trainer.optimizers if lr is not None else ():
+            set_lr(optimizer, lr)
 
     def _shown(self) -> dict[str, Any]:
         """What the progress display shows inside an epoch (asked for only when it redraws: a device sync)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from numbers import Real
 from typing import Any
 
 import torch
@@ -69,6 +70,17 @@ class PolicyCalls:
     def values(self) -> dict[str, Any]:
         """``{name: value}`` of the value policies now."""
         return {name: p.value for name, p in self.policies.items() if isinstance(p, ValuePolicy)}
+
+    def learning_rate(self, upcoming: bool = False) -> float | None:
+        """The ``lr`` policy's value now, or (``upcoming``) the one its next step will get where the policy can tell
+        it in advance (a step value policy); ``None`` if it cannot, or has no number."""
+        policy = self.policies.get('lr')
+        if upcoming:
+            peek = getattr(policy, 'upcoming_value', None)
+            lr = peek() if callable(peek) else None
+        else:
+            lr = getattr(policy, 'value', None)
+        return lr if isinstance(lr, Real) and not isinstance(lr, bool) else None
 
     def step_values(self) -> dict[str, Any]:
         """``{name: value}`` of the value policies that change at every step (logged per step)."""

@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
+from .._data.interrupts import clear_interrupt, interrupt_waits
 from .._lightning import (
     cluster_environment,
     kill_launched_processes,
@@ -91,6 +92,7 @@ class Preemption:
             self.requeue_signal = int(environment.requeue_signal)
             self.signals.append(self.requeue_signal)
         self._fitting = trainer
+        clear_interrupt()  # the flag is the process's: no earlier run's signal ends this run's waits
         skip_signal_registration(trainer)
         if trainer.world_size > 1:
             replace_step_sigterm_broadcast(trainer, _no_broadcast)
@@ -100,6 +102,7 @@ class Preemption:
             for signum, handler in self._previous.items():
                 signal.signal(signum, signal.SIG_DFL if handler is None else handler)
             self._previous, self._fitting = {}, None
+            clear_interrupt()
         if self.signal_received is not None and self.agreed is None:
             name = signal.Signals(self.signal_received).name
             if self.signal_received == signal.SIGTERM:
@@ -120,6 +123,8 @@ class Preemption:
             )
             if trainer is not None:
                 kill_launched_processes(trainer, signal.Signals(signum))
+            if trainer is None or trainer.world_size == 1:
+                interrupt_waits()  # a wait for a batch ends now (several processes stop where they agree instead)
         previous = self._previous.get(signum)
         if callable(previous):
             previous(signum, frame)

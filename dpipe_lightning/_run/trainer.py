@@ -20,6 +20,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from .._checkpoints.files import AtomicCheckpointIO, finished_epochs, finished_steps
 from .._checkpoints.rank_agreement import ResumeChoice
 from .._checkpoints.saver import CheckpointSaver
+from .._data.interrupts import WaitInterrupted
 from .._lightning import keep_csv_rows_before
 from .._logs.epoch_logs import run_name
 from .._logs.progress_bar import PolicyProgressBar
@@ -57,7 +58,7 @@ def execute(
         with _quiet_lightning(), _interruptions_propagate(loop):
             trainer, own = build_trainer(config, loop, resume)  # before any thread or file
             model = config.model
-            loop.view.steps_per_batch = steps_per_batch(trainer, model, config, own)  # a resume keeps the saved one
+            loop.view.steps_per_batch = steps_per_batch(trainer, model, config, own)
             # validation is validate(): a module with a validation_step gets no validation data (limit_val_batches=0)
             has_validation_step = type(model).validation_step is not L.LightningModule.validation_step
             validation = {'val_dataloaders': []} if has_validation_step else {}
@@ -234,6 +235,10 @@ def _interruptions_propagate(loop: RunLoop) -> Iterator[None]:
         yield
     except SIGTERMException:  # a signal in the moment before the run's own handler takes over
         raise SystemExit(128 + signal.SIGTERM) from None
+    except WaitInterrupted:
+        if loop.stop.preempted:  # a stop signal ended the wait for a batch: the run saved its last step
+            raise loop.stop.exit() from None
+        raise
     except SystemExit:
         if not isinstance(loop.interruption, KeyboardInterrupt):
             raise
