@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +106,36 @@ def flip_tensor_byte(path):
 @pytest.fixture(name='flip_tensor_byte')
 def _flip_tensor_byte_fixture():
     return flip_tensor_byte
+
+
+class ReadOnly:
+    """``read_only(folder)`` makes ``folder`` read-only for this process, root included: nothing can be created in
+    it or removed from it (``chattr +i`` for root, whom permissions do not stop; ``chmod 0o500`` for others). The
+    fixture undoes it at the end of the test; a file system without the attribute skips the test."""
+
+    def __init__(self) -> None:
+        self.folders: list[tuple[Path, int]] = []
+
+    def __call__(self, folder: Path) -> None:
+        self.folders.append((folder, folder.stat().st_mode))
+        if os.geteuid() != 0:
+            folder.chmod(0o500)
+            return
+        done = subprocess.run(['chattr', '+i', str(folder)], capture_output=True, text=True, timeout=30)
+        if done.returncode:
+            self.folders.pop()
+            pytest.skip(f'cannot make a folder read-only for root here: {done.stderr.strip()}')
+
+    def undo(self) -> None:
+        for folder, mode in reversed(self.folders):
+            if os.geteuid() == 0:
+                subprocess.run(['chattr', '-i', str(folder)], check=True, capture_output=True, timeout=30)
+            else:
+                folder.chmod(mode)
+
+
+@pytest.fixture
+def read_only():
+    folders = ReadOnly()
+    yield folders
+    folders.undo()

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from dpipe_lightning._lock import LOCK_NAME, FolderInUseError, FolderLock, launched_with_peers
+from dpipe_lightning._launcher import launched_with_peers
+from dpipe_lightning._lock import (
+    LOCK_NAME,
+    FolderInUseError,
+    FolderLock,
+    FolderLockLostError,
+    FolderLockWarning,
+    holding,
+)
 from dpipe_lightning.torch import train_model
 
 JOB = Path(__file__).parent / 'torch' / 'resume_job.py'
@@ -141,3 +151,77 @@ def test_launched_with_peers_reads_the_launchers_environment(monkeypatch, env, w
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert launched_with_peers() is with_peers
+
+
+def test_verify_passes_while_held_and_says_what_happened_once_the_lock_file_is_gone(tmp_path):
+    lock = FolderLock(tmp_path / 'run', 'log_path')
+    lock.acquire()
+    try:
+        lock.verify()
+        (tmp_path / 'run' / LOCK_NAME).unlink()
+        with pytest.raises(FolderLockLostError) as caught:
+            lock.verify()
+    finally:
+        lock.release()  # nothing left to remove: quiet
+    assert isinstance(caught.value, FolderInUseError)
+    assert str(caught.value).startswith(
+        f"log_path='{tmp_path / 'run'}' is no longer held by this run: its lock file "
+        f"'{tmp_path / 'run' / LOCK_NAME}' is gone. The folder was deleted or emptied while the run was using it"
+    )
+
+
+def test_a_second_lock_on_a_folder_in_the_same_process_is_refused(tmp_path):
+    first = FolderLock(tmp_path, 'checkpoints_path')
+    first.acquire()
+    try:
+        with pytest.raises(FolderInUseError, match=f'in use by another run \\(pid {os.getpid()} on'):
+            FolderLock(tmp_path, 'log_path').acquire()
+        first.verify()
+    finally:
+        first.release()
+
+
+def test_releasing_never_hides_the_error_that_ends_the_run(tmp_path, read_only):
+    folder = tmp_path / 'run'
+    with pytest.raises(PermissionError) as caught:
+        with holding([FolderLock(folder, 'checkpoints_path')]):
+            read_only(folder)
+            (folder / 'epoch=0001-step=00000008.ckpt').write_bytes(b'')  # the run's own error
+    assert caught.value.filename == str(folder / 'epoch=0001-step=00000008.ckpt')
+    assert caught.value.__context__ is None  # not chained to a lock error either
+    (note,) = caught.value.__notes__
+    assert note.startswith(f"Could not remove the lock file '{folder / LOCK_NAME}' of checkpoints_path=")
+    assert 'The next run on this folder takes it over (at once on this machine' in note
+
+
+def test_a_lock_file_left_by_a_run_that_ended_well_is_a_warning_and_the_next_run_takes_it_at_once(tmp_path, read_only):
+    folder = tmp_path / 'run'
+    with pytest.warns(FolderLockWarning, match=f"Could not remove the lock file '{folder / LOCK_NAME}'"):
+        with holding([FolderLock(folder, 'checkpoints_path')]):
+            read_only(folder)
+    read_only.undo()
+    lock = FolderLock(folder, 'checkpoints_path')
+    with pytest.warns(FolderLockWarning, match='Taking over .*: its process lives but let it go'):
+        lock.acquire()
+    lock.release()
+
+
+def test_releasing_a_lock_whose_folder_was_deleted_is_quiet_and_creates_nothing(tmp_path):
+    lock = FolderLock(tmp_path / 'run', 'checkpoints_path')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        with holding([lock]):
+            shutil.rmtree(tmp_path / 'run')
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_takeover_warning_turned_into_an_error_leaves_no_lock_held(tmp_path):
+    write_lock(tmp_path, 'another-host', 12345, age=FolderLock.stale_after + 60)
+    lock = FolderLock(tmp_path, 'checkpoints_path')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        with pytest.raises(FolderLockWarning, match='Taking over'):
+            lock.acquire()
+    assert not (tmp_path / LOCK_NAME).exists()
+    with holding([FolderLock(tmp_path, 'checkpoints_path')]):  # nothing stale is left to take over
+        pass

@@ -4,6 +4,7 @@ rotation that never counts an unverified file."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import warnings
 from collections.abc import Iterable, Mapping
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 
-from .._paths import atomic_write
+from .._paths import TEMPORARY_NAME, atomic_write
 
 __all__ = [
     'DIGEST_KEY',
@@ -25,6 +26,7 @@ __all__ = [
     'finished_steps',
     'load_verified',
     'newest_loadable_checkpoint',
+    'remove_interrupted_saves',
     'rotate',
 ]
 
@@ -110,10 +112,16 @@ def _feed(digest: Any, value: Any) -> None:
 
 
 def load_verified(path: Path) -> dict[str, Any]:
-    """The checkpoint in ``path`` (memory-mapped, on the CPU); ``ValueError`` saying what is wrong with the file if
-    it does not load or its content does not match the checksum it was saved with."""
+    """The checkpoint in ``path`` (in memory, on the CPU); ``ValueError`` saying what is wrong with the file if it
+    does not load or its content does not match the checksum it was saved with.
+
+    The file is read and closed here. (Memory-mapped, its tensors would keep the file mapped for as long as the
+    optimizer state restored from them lives: a rotated-away checkpoint's disk space would not be freed, a shared
+    file system would keep it as a ``.nfs*`` file in the folder, and a change to the file would change the state.)
+    """
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+        with open(path, 'rb') as file:
+            checkpoint = torch.load(file, map_location='cpu', weights_only=True)
         finished_epochs(checkpoint)
     except Exception as error:
         raise ValueError(f'unreadable checkpoint {str(path)!r} ({error!r})') from error
@@ -136,7 +144,7 @@ def checkpoint_files(folder: Path) -> list[Path]:
 
 
 def newest_loadable_checkpoint(folder: Path) -> tuple[Path, dict[str, Any]] | tuple[None, None]:
-    """The newest checkpoint in ``folder`` that loads (memory-mapped) and whose content matches its checksum.
+    """The newest checkpoint in ``folder`` that loads and whose content matches its checksum.
 
     Newer files that do not are skipped with a warning naming them. Returns ``(None, None)`` for an empty or missing
     folder; raises ``RuntimeError`` if files exist but none is good, so a run never silently starts afresh over
@@ -154,6 +162,22 @@ def newest_loadable_checkpoint(folder: Path) -> tuple[Path, dict[str, Any]] | tu
             f'Remove them to start afresh, or pass another checkpoints_path.'
         )
     return None, None
+
+
+def remove_interrupted_saves(folder: Path) -> list[Path]:
+    """Remove the temporary files that interrupted writes left in ``folder`` (a process killed while writing a
+    checkpoint with `atomic_write`: ``.<name>.<8 random characters>.tmp``), and return them.
+
+    Only regular files of exactly that name are removed, nothing else (not links, not folders). Call it while
+    holding the folder's lock (`FolderLock`): a write in progress by another process would lose its file.
+    """
+    if not folder.is_dir():
+        return []
+    with os.scandir(folder) as entries:
+        found = [Path(e.path) for e in entries if TEMPORARY_NAME.match(e.name) and e.is_file(follow_symlinks=False)]
+    for path in found:
+        path.unlink(missing_ok=True)
+    return sorted(found)
 
 
 def rotate(folder: Path, verified: Iterable[Path], keep: int) -> None:

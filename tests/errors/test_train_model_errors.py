@@ -261,3 +261,24 @@ def test_a_model_checkpoint_writing_into_checkpoints_path_is_refused(snapshot, w
     callback = ModelCheckpoint(dirpath=workspace / 'run' / 'checkpoints', monitor='train/loss')
     expected = Rejects(ValueError, 'callbacks[0].dirpath must be another folder than checkpoints_path', 'rotation')
     check_refused(snapshot, workspace, make_model, batch_iter, {'callbacks': [callback]}, expected)
+
+
+@pytest.mark.parametrize('argument', ['checkpoints_path', 'log_path'])
+def test_an_empty_path_is_refused_and_nothing_is_written_into_the_working_directory(
+    argument, snapshot, workspace, make_model, batch_iter, monkeypatch
+):
+    monkeypatch.chdir(workspace)
+    before, threads = snapshot(workspace), set(threading.enumerate())
+    with pytest.raises(ValueError, match=f"^{argument}='' is an empty path"):
+        train_model(make_model(), batch_iter, n_epochs=1, lr=1e-3, enable_progress_bar=False, **{argument: ''})
+    assert snapshot(workspace) == before and os.listdir(workspace) == ['file']
+    assert set(threading.enumerate()) == threads
+
+
+def test_a_loop_of_symbolic_links_is_refused_before_any_folder_is_created(make_model, batch_iter, tmp_path):
+    (tmp_path / 'loop').symlink_to(tmp_path / 'loop')
+    refusal = f"^checkpoints_path='{tmp_path}/loop/checkpoints' cannot be used: its symbolic links form a loop"
+    with pytest.raises(ValueError, match=refusal):
+        train_model(make_model(), batch_iter, n_epochs=1, lr=1e-3, log_path=tmp_path / 'logs',
+                    checkpoints_path=tmp_path / 'loop' / 'checkpoints', enable_progress_bar=False)  # fmt: skip
+    assert os.listdir(tmp_path) == ['loop']  # log_path was not created either

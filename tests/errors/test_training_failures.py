@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import tempfile
 import threading
 import traceback
 
@@ -15,6 +14,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
+from dpipe_lightning import _paths
+from dpipe_lightning._lock import LOCK_NAME
 from dpipe_lightning.batch_iter import Infinite, PipelineError, load_by_random_id, sample
 from dpipe_lightning.torch import TorchModel, train_model
 
@@ -237,30 +238,27 @@ def test_disk_full_while_checkpointing(snapshot, model, batch_iter, tmp_path, mo
 
 
 def test_permission_lost_while_checkpointing(snapshot, model, batch_iter, tmp_path, monkeypatch):
-    real_mkstemp, folder = tempfile.mkstemp, str(tmp_path / 'checkpoints')
+    real_create, folder = _paths.create_temporary, tmp_path / 'checkpoints'
 
-    def mkstemp(*args, dir=None, **kwargs):
-        if str(dir) == folder and any(n.endswith('.ckpt') for n in os.listdir(folder)):  # after epoch 0's checkpoint
-            raise PermissionError(errno.EACCES, 'Permission denied', str(dir))
-        return real_mkstemp(*args, dir=dir, **kwargs)
+    def create_temporary(path):
+        if path.parent == folder and any(n.endswith('.ckpt') for n in os.listdir(folder)):  # after epoch 0's
+            raise PermissionError(errno.EACCES, 'Permission denied', str(folder))
+        return real_create(path)
 
-    monkeypatch.setattr(tempfile, 'mkstemp', mkstemp)
+    monkeypatch.setattr(_paths, 'create_temporary', create_temporary)
     check_checkpoint_failure(snapshot, model, batch_iter, tmp_path, PermissionError, 'Permission denied')
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason='root writes into read-only folders')
-def test_read_only_checkpoint_folder(model, batch_iter, tmp_path):
+def test_read_only_checkpoint_folder(model, batch_iter, tmp_path, read_only, full_message):
     class Lock(Callback):
         def on_train_epoch_start(self, trainer, pl_module):
             if trainer.current_epoch == 1:
-                (tmp_path / 'checkpoints').chmod(0o500)
+                read_only(tmp_path / 'checkpoints')
 
-    try:
-        with pytest.raises(PermissionError, match='Could not write the checkpoint'):
-            fit(model, batch_iter, tmp_path, callbacks=[Lock()])
-    finally:
-        (tmp_path / 'checkpoints').chmod(0o700)
-    assert os.listdir(tmp_path / 'checkpoints') == ['epoch=0000-step=00000004.ckpt']
+    with pytest.raises(PermissionError, match='Could not write the checkpoint') as caught:  # the first error
+        fit(model, batch_iter, tmp_path, callbacks=[Lock()])
+    assert f"Could not remove the lock file '{tmp_path / 'checkpoints' / LOCK_NAME}'" in full_message(caught.value)
+    assert sorted(os.listdir(tmp_path / 'checkpoints')) == [LOCK_NAME, 'epoch=0000-step=00000004.ckpt']
 
 
 # TensorBoard's writer thread stores the error for the next write, then re-raises it in itself

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+import sys
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -137,10 +142,36 @@ def test_the_resumed_checkpoint_is_read_once(model, batch_iter, tmp_path, monkey
     files, real_load = [], torch.load
 
     def load(source, *args, **kwargs):
-        if isinstance(source, str | os.PathLike):
-            files.append(os.path.basename(source))
+        name = getattr(source, 'name', source)  # a path, or a file opened from one
+        if isinstance(name, str | os.PathLike):
+            files.append(os.path.basename(name))
         return real_load(source, *args, **kwargs)
 
     monkeypatch.setattr(torch, 'load', load)
     train_model(model, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
     assert files == ['epoch=0000-step=00000004.ckpt']
+
+
+def open_files() -> list[str]:
+    """What this process's file descriptors point to."""
+    found = []
+    for descriptor in os.listdir('/proc/self/fd'):
+        with contextlib.suppress(OSError):  # the descriptor listdir itself used, closed by now
+            found.append(os.readlink(f'/proc/self/fd/{descriptor}'))
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists('/proc/self/maps'), reason='needs Linux /proc')
+def test_a_resume_closes_the_checkpoint_it_read(make_model, batch_iter, tmp_path, monkeypatch):
+    train_model(make_model(), batch_iter, n_epochs=1, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+    unraisable, resumed = [], make_model()
+    monkeypatch.setattr(sys, 'unraisablehook', unraisable.append)  # where a ResourceWarning of a collected file goes
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        train_model(resumed, batch_iter, n_epochs=2, lr=1e-3, checkpoints_path=tmp_path, enable_progress_bar=False)
+        gc.collect()
+    assert [hook.exc_value for hook in unraisable] == []
+    assert not [target for target in open_files() if str(tmp_path) in target]
+    # nothing restored from it (the optimizer's state) maps the file: rotation frees its space, NFS leaves no .nfs*
+    assert not [line for line in Path('/proc/self/maps').read_text().splitlines() if str(tmp_path) in line]
+    assert resumed.optimizer.state  # the restored state is alive while checked
