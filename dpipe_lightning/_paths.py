@@ -7,9 +7,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeAlias
 
 from ._checks import reject
+
+#: deep_pipe's type of a path argument (``dpipe.io.PathLike``)
+PathLike: TypeAlias = str | os.PathLike
 
 
 def expand_path(path: str | os.PathLike) -> Path:
