@@ -99,3 +99,17 @@ def test_wandb_logger_without_wandb_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, 'wandb', None)  # import wandb raises ModuleNotFoundError
     with pytest.raises(RuntimeError, match='WANDBLogger needs wandb: pip install wandb'):
         WANDBLogger('project')
+
+
+def test_the_epoch_scalars_of_tuple_and_dict_losses():
+    from dpipe_lightning._logs.epoch_logs import epoch_scalars
+
+    tuples = [(np.float32(1.0), 2.0, np.array(3.0)), (3.0, 2.0, 1.0)]  # sequence_to_np(loss, l1, l2) per step
+    assert epoch_scalars(tuples, {}, None, None) == {'train/loss/0': 2.0, 'train/loss/1': 2.0, 'train/loss/2': 2.0}
+    dicts = [{'ce': 1.0, 'dice': 0.5}, {'ce': 3.0, 'dice': 0.5}]  # train_step(loss_key=...) per step
+    assert epoch_scalars(dicts, {'lr': 0.1}, {'dice': 0.7}, None) == {
+        'train/loss/ce': 2.0,
+        'train/loss/dice': 0.5,
+        'policies/lr': 0.1,
+        'val/metrics/dice': 0.7,
+    }
