@@ -116,6 +116,7 @@ OVERRIDES = [  # every release's way to override the hook, and what the override
     ('(self, epoch, *args, **kwargs): self.seen = (args, kwargs)', (([1.0],), ARGUMENTS)),
     ('(self, epoch, **kwargs): self.seen = kwargs', {'train_losses': [1.0], **ARGUMENTS}),
     ('(self, epoch, losses): self.seen = losses', [1.0]),
+    ('(self, epoch, losses, scores): self.seen = (losses, scores)', ([1.0], {'dice': 0.5})),  # 0.0.8-0.1.0's call
 ]  # fmt: skip
 
 
