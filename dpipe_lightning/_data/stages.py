@@ -166,11 +166,9 @@ def plan_stages(
     n_workers = max([n_workers, *(t.n_workers for t in stages)])
     if any(isinstance(t, Loky) for t in [*transformers, combiner]):
         workers = 'process'
-    if callable(batch_size) and not isinstance(batch_size, bool | int):
+    if callable(batch_size):
         chunks = _chunks(_stream(source, transformers), batch_size)
         return Plan(chunks, (), 1, functools.partial(_combine_chunk, combiner), n_workers, workers)
-    if isinstance(batch_size, float | bool) or not isinstance(batch_size, int):
-        reject(TypeError, 'batch_size', 'an int >= 1 or a function (chunk, item) -> bool', batch_size)
     last = max((i for i, t in enumerate(transformers) if isinstance(t, Iterator) and not isinstance(t, Threads)),
                default=None)  # fmt: skip
     if last is None:

@@ -78,7 +78,7 @@ def test_a_callable_batch_size_decides_where_a_batch_ends():
     batch_iter = Infinite(source, batch_size=at_most_three, batches_per_epoch=4, combiner=list)
     assert [sum(map(len, b)) for b in batches(batch_iter)] == [3, 3, 3, 3]
     for bad in (0.5, [1], True):
-        with pytest.raises(TypeError, match='batch_size must be an int >= 1 or a function'):
+        with pytest.raises(TypeError, match='batch_size must be an int >= 1'):
             Infinite(source, batch_size=bad, batches_per_epoch=1)
 
 
