@@ -14,7 +14,11 @@ QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
 FLOOR_LIGHTNING := 2.6.4
 FLOOR := .venv-floor
 
-.PHONY: venv demo test test-floor test-gpu docs lint format bench clean
+# the deep_pipe release whose non-training modules `make test-deep-pipe` runs next to dpipe_lightning (setup.cfg's extra)
+DEEP_PIPE_REQUIREMENT := deep-pipe>=0.5,<0.6
+DEEP_PIPE := .venv-deep-pipe
+
+.PHONY: venv demo test test-floor test-deep-pipe test-gpu docs lint format bench clean
 
 venv: $(STAMP)
 
@@ -47,6 +51,19 @@ $(FLOOR)/.installed: $(STAMP)
 test-floor: $(FLOOR)/.installed
 	$(FLOOR)/bin/python -m pytest -q -m 'not slow'
 
+# deep_pipe 0.5's non-training modules next to dpipe_lightning (the `deep-pipe` extra): a venv holding only
+# deep-pipe and what it adds (imops, pdp, loky, pandas, scikit-image...), reading every other package from .venv
+$(DEEP_PIPE)/.installed: $(STAMP)
+	test -x $(DEEP_PIPE)/bin/python || $(PYTHON) -m venv $(DEEP_PIPE)
+	echo "import site; site.addsitedir('$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')')" \
+		> "$$($(DEEP_PIPE)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/zz-dev-venv.pth"
+	$(DEEP_PIPE)/bin/python -m pip install -q '$(DEEP_PIPE_REQUIREMENT)' 2>&1 | $(QUIET_PIP)
+	$(DEEP_PIPE)/bin/python -c 'import torch, dpipe, dpipe_lightning; assert torch.__version__.startswith("$(subst torch==,,$(TORCH_DEV))")'
+	touch $@
+
+test-deep-pipe: $(DEEP_PIPE)/.installed
+	$(DEEP_PIPE)/bin/python -m pytest -q tests/compat/test_deep_pipe_coexistence.py
+
 # the checks that need a CUDA GPU (skipped elsewhere); needs a CUDA build of torch in .venv
 test-gpu: $(STAMP)
 	$(BIN)/python -c 'import torch; assert torch.cuda.is_available(), "no CUDA device visible to torch"'
@@ -69,4 +86,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf runs build dist *.egg-info $(FLOOR)
+	rm -rf runs build dist *.egg-info $(FLOOR) $(DEEP_PIPE)

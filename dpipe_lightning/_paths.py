@@ -9,12 +9,14 @@ import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeAlias
 
 from ._checks import reject
 
 #: the name of an `atomic_write` temporary file (an interrupted write leaves it): ``.<name>.<8 random>.tmp``
 TEMPORARY_NAME = re.compile(r'^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$')
+#: deep_pipe's type of a path argument (``dpipe.io.PathLike``)
+PathLike: TypeAlias = str | os.PathLike
 
 
 def expand_path(path: str | os.PathLike) -> Path:

@@ -132,11 +132,13 @@ def crop_to_shape(x: Any, shape: AxesLike, axes: AxesLike | None = None, ratio: 
 def pad_to_shape(
     x: np.ndarray,
     shape: AxesLike,
-    axes: AxesLike | None = None,
+    axis: AxesLike | None = None,
     padding_values: AxesParams | Callable[[np.ndarray], Any] = 0,
     ratio: AxesParams = 0.5,
+    *,
+    axes: AxesLike | None = None,
 ) -> np.ndarray:
-    """Pad ``x`` to ``shape`` along ``axes``.
+    """Pad ``x`` to ``shape`` along ``axis``.
 
     Parameters
     ----------
@@ -144,14 +146,19 @@ def pad_to_shape(
         an array.
     shape
         the sizes after padding, one per axis (or one for all).
-    axes
+    axis
         the axes to pad; None: the last ``len(shape)`` axes.
     padding_values
         the values the new entries get, broadcastable to the result; a callable (e.g. ``np.min``) is called
         with ``x`` to get them.
     ratio
         the share of each axis' padding placed before the data (rounded down); the rest goes after it.
+    axes
+        ``axis``'s name until deep_pipe 0.0.9 (give one of them).
     """
+    if axis is not None and axes is not None:
+        raise TypeError(f'pad_to_shape: axes is the old name of axis, give one: got axis={axis!r}, axes={axes!r}')
+    axes = axis if axis is not None else axes
     x = np.asarray(x)
     axes, shape, ratio = broadcast_to_axes(axes, shape, _check_ratio(ratio))
     old_shape = np.array(x.shape)[list(axes)]

@@ -14,7 +14,17 @@ PACKAGE = Path(dpipe_lightning.__file__).parent
 
 #: the layers, lowest first: a module imports only from its own layer or below
 LAYERS = [
-    {'_checks', '_paths', '_itertools', '_shape_ops', '_lightning', '_lock', '_distributed'},
+    {
+        '_checks',
+        '_paths',
+        '_itertools',
+        '_shape_ops',
+        '_lightning',
+        '_lock',
+        '_lock_holder',
+        '_launcher',
+        '_distributed',
+    },
     {'_data', '_policies', '_layers', '_datasets'},
     {'_model'},
     {'_logs', '_checkpoints', '_validation'},

@@ -1,6 +1,6 @@
-"""deep_pipe's `CheckpointManager`: the newest state of some objects in ``<base_path>/checkpoint_<iteration>``.
+"""deep_pipe's `Checkpoints` (``CheckpointManager``): the newest states of some objects in ``checkpoint_<i>``.
 
-Compared with deep_pipe 0.0.7 (``dpipe.train.checkpoint``), on purpose:
+Compared with deep_pipe (``dpipe.train.checkpoint``), on purpose:
 
 * A checkpoint folder appears atomically: `CheckpointManager.save` writes every file (each fsynced) into the
   temporary folder ``.checkpoint_<i>.temporary`` and renames it to ``checkpoint_<i>`` only when all are written, so a
@@ -24,12 +24,13 @@ Compared with deep_pipe 0.0.7 (``dpipe.train.checkpoint``), on purpose:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import pickle
 import re
 import shutil
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from .._checks import check_int, reject
 from .._paths import atomic_write, expand_path
 from .._policies.state import decode, encode
 
-__all__ = ['CheckpointManager', 'load_pickle', 'load_torch', 'save_pickle', 'save_torch']
+__all__ = ['CheckpointManager', 'Checkpoints', 'load_pickle', 'load_torch', 'save_pickle', 'save_torch']
 
 _PREFIX = 'checkpoint_'
 _FOLDER = re.compile(rf'^{_PREFIX}(\d+)$')
@@ -91,57 +92,111 @@ def load_torch(o: Any, path: str | os.PathLike) -> None:
     o.load_state_dict(_read(expand_path(path)))
 
 
-def _check_objects(name: str, objects: Any) -> dict[str, Any]:
+def _unique_names(objects: Iterable[Any]) -> dict[str, Any]:
+    """``{name: object}`` for a list of objects: the type's name, ``<name>_1``, ``<name>_2``... for repeated types."""
+    named: dict[str, Any] = {}
+    for o in objects:
+        name, index = type(o).__name__, 0
+        while name in named:
+            index += 1
+            name = f'{type(o).__name__}_{index}'
+        named[name] = o
+    return named
+
+
+def _check_objects(name: str, objects: Any, listed: bool = False) -> dict[str, Any]:
     if objects is None:
         return {}
+    if listed and not isinstance(objects, Mapping | str | bytes) and isinstance(objects, Iterable):
+        objects = _unique_names(objects)
     if not isinstance(objects, Mapping):
-        reject(TypeError, name, 'None or a dict {file name: object}', objects)
+        expected = 'None, a dict {file name: object} or a list of objects' if listed else 'None or a dict'
+        reject(TypeError, name, expected + (' {file name: object}' if not listed else ''), objects)
     for key in objects:
         if not isinstance(key, str) or not key or Path(key).is_absolute() or '..' in Path(key).parts:
             reject(ValueError, f'{name} key', 'a relative file name inside the checkpoint folder', key)
     return dict(objects)
 
 
-class CheckpointManager:
-    """Saves the state of some objects to ``<base_path>/checkpoint_<iteration>`` and keeps only the newest.
+def _check_frequency(frequency: Any) -> float:
+    if frequency is None or (isinstance(frequency, float) and frequency == math.inf):
+        return math.inf
+    return check_int('frequency', frequency, minimum=1)
+
+
+def _is_torch_state(o: Any) -> bool:
+    return isinstance(o, torch.nn.Module | torch.optim.Optimizer)
+
+
+class Checkpoints:
+    """Saves the state of some objects to ``<base_path>/checkpoint_<iteration>/<name>``; keeps the newest.
+
+    Every release's form is taken:
+
+    * ``Checkpoints(base_path, objects, frequency=None)`` (0.0.8 on; ``CheckpointManager`` is the same class):
+      ``objects`` is ``{file name: object}`` or a list of objects (named after their types: ``Exponential``,
+      ``Exponential_1``...); modules and optimizers are saved by `save_torch`, everything else by `save_pickle`.
+    * ``CheckpointManager(base_path, pickled_objects=None, state_dict_objects=None)`` (0.0.7): the two dicts say
+      which objects are saved by `save_pickle` and which by `save_torch`. A dict as the third positional argument
+      is 0.0.7's ``state_dict_objects`` (a frequency is a number).
 
     Parameters
     ----------
     base_path
         the folder of the checkpoints; created on the first `save`.
-    pickled_objects
-        ``{file name: object}``: objects saved with `save_pickle`, e.g. the training policies.
-    state_dict_objects
-        ``{file name: object}``: objects with ``state_dict``/``load_state_dict`` (modules, optimizers) saved with
-        `save_torch`.
+    objects
+        the objects to save, by file name (see above).
+    frequency
+        also keep every checkpoint ``k`` with ``(k + 1) % frequency == 0`` (e.g. 5: ``checkpoint_4``, ``_9``...);
+        None keeps only the newest.
+    pickled_objects, state_dict_objects
+        0.0.7's form (see above).
 
     Notes
     -----
-    See the module docstring for the differences from deep_pipe 0.0.7 (atomic folders, no pickle, CPU loading).
+    ``objects`` is the dict of what is saved; an entry added to it later is saved too (by its type). Unlike
+    deep_pipe, a checkpoint folder appears atomically, nothing is pickled and torch states load on the CPU first
+    (see the module docstring).
     """
 
     def __init__(
         self,
         base_path: str | os.PathLike,
+        objects: Mapping[str, Any] | Iterable[Any] | None = None,
+        frequency: int | None = None,
+        *,
         pickled_objects: Mapping[str, Any] | None = None,
         state_dict_objects: Mapping[str, Any] | None = None,
     ) -> None:
         self.base_path = expand_path(base_path)
-        pickled_objects = _check_objects('pickled_objects', pickled_objects)
-        state_dict_objects = _check_objects('state_dict_objects', state_dict_objects)
-        if shared := sorted(set(pickled_objects) & set(state_dict_objects)):
-            raise ValueError(f'pickled_objects and state_dict_objects must not share file names, got {shared}')
-        for name, o in state_dict_objects.items():
+        if isinstance(frequency, Mapping):  # 0.0.7: CheckpointManager(base_path, pickled_objects, state_dict_objects)
+            if state_dict_objects is not None:
+                raise TypeError('state_dict_objects was given twice: as the third argument and by keyword')
+            objects, frequency, pickled_objects, state_dict_objects = None, None, objects, frequency
+        self.frequency = _check_frequency(frequency)
+        self.objects = _check_objects('objects', objects, listed=True)
+        self._pickled = _check_objects('pickled_objects', pickled_objects)
+        self._state_dicts = _check_objects('state_dict_objects', state_dict_objects)
+        names = [*self.objects, *self._pickled, *self._state_dicts]
+        if shared := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f'pickled_objects, state_dict_objects and objects must not share file names, got {shared}')
+        for name, o in self._state_dicts.items():
             if not all(callable(getattr(o, method, None)) for method in ('state_dict', 'load_state_dict')):
                 reject(TypeError, f'state_dict_objects[{name!r}]', 'an object with state_dict and load_state_dict', o)
-        self.objects = [(load_pickle, save_pickle, name, o) for name, o in pickled_objects.items()]
-        self.objects.extend((load_torch, save_torch, name, o) for name, o in state_dict_objects.items())
+        self.objects.update(self._pickled)
+        self.objects.update(self._state_dicts)
+
+    def _savers(self) -> Iterator[tuple[str, Any, Callable, Callable]]:
+        for name, o in self.objects.items():
+            torch_state = name in self._state_dicts or (name not in self._pickled and _is_torch_state(o))
+            yield (name, o, save_torch, load_torch) if torch_state else (name, o, save_pickle, load_pickle)
 
     def _folder(self, iteration: int) -> Path:
         return self.base_path / f'{_PREFIX}{iteration}'
 
-    def save(self, iteration: int) -> None:
-        """Save the state of every object as ``checkpoint_<iteration>``, then remove ``checkpoint_<iteration - 1>``."""
+    def save(self, iteration: int, train_losses: Sequence[Any] | None = None, metrics: dict | None = None) -> None:
+        """Save every object as ``checkpoint_<iteration>``, then remove ``checkpoint_<iteration - 1>`` unless
+        ``frequency`` keeps it. ``train_losses`` and ``metrics`` (what deep_pipe's loop passes) are not used."""
         iteration = check_int('iteration', iteration, minimum=0)
         folder = self._folder(iteration)
         if folder.exists():
@@ -150,14 +205,14 @@ class CheckpointManager:
         shutil.rmtree(temporary, ignore_errors=True)  # left by a crash during an earlier save
         temporary.mkdir(parents=True)
         try:
-            for _, save, name, o in self.objects:
+            for name, o, save, _ in self._savers():
                 save(o, temporary / name)
             temporary.rename(folder)
         except BaseException:
             shutil.rmtree(temporary, ignore_errors=True)
             raise
         _fsync_folder(self.base_path)
-        if iteration:
+        if iteration and iteration % self.frequency != 0:
             shutil.rmtree(self._folder(iteration - 1), ignore_errors=True)
 
     def restore(self) -> int:
@@ -168,9 +223,13 @@ class CheckpointManager:
         if not iterations:
             return 0
         newest = max(iterations)
-        for load, _, name, o in self.objects:
+        for name, o, _, load in self._savers():
             load(o, self._folder(newest) / name)
         return newest + 1
+
+
+#: deep_pipe 0.5's alias; in 0.0.7 the only name (with the ``pickled_objects``/``state_dict_objects`` form)
+CheckpointManager = Checkpoints
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
 
+from .._lock import FolderLockLostError
 from .files import rotate
 
 __all__ = ['CheckpointSaver']
@@ -24,12 +26,21 @@ class CheckpointSaver:
         inside epochs, a save is due every so many steps and/or seconds (one rank's clock decides for all).
     keep
         how many good checkpoints stay.
+    check_folder
+        raises when the folder is no longer this run's (its lock lost: the folder deleted, another run in it); called
+        before every save on the process that holds the folder, its verdict shared with every rank.
     """
 
     def __init__(
-        self, folder: Path, every_n_steps: int | None = None, every_n_seconds: float | None = None, keep: int = 2
+        self,
+        folder: Path,
+        every_n_steps: int | None = None,
+        every_n_seconds: float | None = None,
+        keep: int = 2,
+        check_folder: Callable[[], None] | None = None,
     ) -> None:
         self.folder = folder
+        self.check_folder = check_folder
         self.every_n_steps, self.every_n_seconds = every_n_steps, every_n_seconds
         self.keep = keep
         self.last: Path | None = None  # the file of the latest save
@@ -52,6 +63,7 @@ class CheckpointSaver:
 
     def save(self, trainer: L.Trainer, epoch: int, steps: int) -> Path:
         """Save the run as it is after ``steps`` steps, in epoch ``epoch`` (on every rank together)."""
+        self._check_folder(trainer)
         path = self.folder / f'epoch={epoch:04d}-step={steps:08d}.ckpt'
         trainer.save_checkpoint(path, weights_only=False)
         self.last, self._last_save = path, time.monotonic()
@@ -59,3 +71,16 @@ class CheckpointSaver:
         if trainer.is_global_zero:
             rotate(self.folder, self._verified, self.keep)
         return path
+
+    def _check_folder(self, trainer: L.Trainer) -> None:
+        """Every rank raises the same error if the process holding the folder finds it is no longer the run's."""
+        problem = None
+        if self.check_folder is not None:
+            try:
+                self.check_folder()
+            except FolderLockLostError as error:
+                problem = str(error)
+        if trainer.world_size > 1:
+            problem = trainer.strategy.broadcast(problem, src=0)
+        if problem is not None:
+            raise FolderLockLostError(problem)

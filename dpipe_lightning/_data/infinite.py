@@ -6,7 +6,7 @@ import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._checks import callable_name, check_callable, check_choice, check_int, check_number, reject
 from .arguments import STATE_VERSION, check_state, resolve_batches_per_epoch
@@ -17,6 +17,10 @@ from .jobs import BatchJob
 from .pipeline import LoadingPipeline
 from .processes import pickle_for_workers
 from .sources import check_rank, has_random_access, is_seekable
+from .stages import closing_callback, plan_stages
+
+if TYPE_CHECKING:
+    from lightning.pytorch.callbacks import Callback
 
 _WORKER_KINDS = ('thread', 'process')
 _instance_numbers = itertools.count()
@@ -43,9 +47,11 @@ class Infinite(BatchIter):
         ``dpipe_lightning.batch_iter.SeekableSource``) makes `load_state_dict` exact and `set_rank` effective.
         If it also has ``get(position)``, the workers call it concurrently (loading in parallel) instead.
     transformers
-        one-argument functions applied to each item, in order.
+        one-argument functions applied to each item, in order, or deep_pipe's stages (`Threads`, `Loky`,
+        `Iterator`, `ExpirationPool`; see ``dpipe_lightning._data.stages``).
     batch_size
-        number of items per batch.
+        number of items per batch, or deep_pipe's ``batch_size(chunk, item)``: whether ``item`` joins the batch
+        being built (then the transformers run in the source thread, see ``dpipe_lightning._data.stages``).
     batches_per_epoch
         number of batches returned by each call.
     buffer_size
@@ -53,6 +59,8 @@ class Infinite(BatchIter):
         held at once.
     combiner
         makes a batch from a list of ``batch_size`` transformed items.
+    kwargs
+        keyword arguments for ``combiner`` (deep_pipe 0.0.9 on), e.g. ``combiner=combine_pad, padding_values=0``.
     n_iters_per_epoch
         the tutorial-era name of ``batches_per_epoch``; give either.
     n_workers
@@ -106,9 +114,13 @@ class Infinite(BatchIter):
         n_workers: int = 1,
         workers: str = 'thread',
         timeout: float | None = None,
+        **kwargs: Any,
     ) -> None:
         if not isinstance(source, Iterable):
             reject(TypeError, 'source', 'an iterable (e.g. `sample(...)`)', source)
+        check_int('n_workers', n_workers, minimum=1)
+        plan = plan_stages(source, transformers, batch_size, combiner, kwargs, n_workers, workers)
+        source, transformers, batch_size, combiner, n_workers, workers = plan
         self.transformers = tuple(check_callable(f'transformers[{i}]', t) for i, t in enumerate(transformers))
         self.batch_size = check_int('batch_size', batch_size, minimum=1)
         self.batches_per_epoch = resolve_batches_per_epoch(batches_per_epoch, n_iters_per_epoch)
@@ -160,6 +172,11 @@ class Infinite(BatchIter):
         if self.random_access:
             names.append((f'the source {self.source!r}', self.source))
         return pickle_for_workers(self._job(), names)
+
+    @property
+    def closing_callback(self) -> Callback:
+        """A Lightning callback that closes this iterator when the Trainer tears down or fails (deep_pipe 0.2.5)."""
+        return closing_callback(self)
 
     @property
     def running(self) -> bool:

@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.loggers import Logger
 
 from .loggers import Logger as DeepPipeLogger
+from .loggers import group_losses
 from .scalars import flatten_scalars, numeric
 
 __all__ = ['epoch_losses', 'epoch_scalars', 'log_epoch', 'naming_the_log_folder', 'run_name']
@@ -22,13 +23,17 @@ __all__ = ['epoch_losses', 'epoch_scalars', 'log_epoch', 'naming_the_log_folder'
 def epoch_scalars(
     train_losses: Sequence[Any], values: Mapping[str, Any], metrics: Mapping[str, Any] | None, skipped: int | None
 ) -> dict[str, float]:
-    """``train/loss`` (the epoch's mean loss; a vector loss per element), ``policies/<name>`` (numbers only),
-    ``train/skipped_steps`` (when non-finite steps are skipped) and ``val/metrics/<name>``."""
-    scalars = (
-        flatten_scalars('train', {'loss': np.mean(np.asarray(train_losses, dtype=float), axis=0)})
-        if len(train_losses)
-        else {}
-    )
+    """``train/loss`` (the epoch's mean loss; a vector loss, or a tuple of losses, per element; dict losses per key),
+    ``policies/<name>`` (numbers only), ``train/skipped_steps`` (when non-finite steps are skipped) and
+    ``val/metrics/<name>``."""
+    groups = group_losses(train_losses)
+    if groups is not None:
+        means = {name: np.mean(np.asarray(values, dtype=float), axis=0) for name, values in groups.items()}
+        scalars = flatten_scalars('train/loss', means)
+    elif len(train_losses):
+        scalars = flatten_scalars('train', {'loss': np.mean(np.asarray(train_losses, dtype=float), axis=0)})
+    else:
+        scalars = {}
     scalars.update(flatten_scalars('policies', numeric(values)))
     if skipped is not None:
         scalars['train/skipped_steps'] = skipped

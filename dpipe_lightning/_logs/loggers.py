@@ -1,4 +1,4 @@
-"""deep_pipe's loggers (``Logger``, ``ConsoleLogger``, ``TBLogger``, ``NamedTBLogger``), as Lightning Loggers.
+"""deep_pipe's logger interface, ``Logger``, and ``ConsoleLogger``, as Lightning Loggers (TensorBoard's: elsewhere).
 
 A deep_pipe logger gets deep_pipe's calls from a run: ``train(train_losses, epoch)``, ``policies(values, epoch)``
 and ``metrics(metrics, epoch)`` once per epoch. Being a Lightning ``Logger`` too, it also takes what Lightning and
@@ -8,22 +8,16 @@ logger is: ``train_model(log_path=...)``, ``train(logger=...)``, ``Trainer(logge
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from lightning.pytorch.loggers import Logger as LightningLogger
-from torch.utils.tensorboard import SummaryWriter
-
-from .._paths import expand_path
 
 __all__ = [
     'ConsoleLogger',
     'Logger',
-    'NamedTBLogger',
-    'TBLogger',
+    'group_losses',
     'log_scalar_or_vector',
     'log_vector',
     'make_log_vector',
@@ -72,101 +66,46 @@ class Logger(LightningLogger):
         """deep_pipe's loggers keep no hyperparameters."""
 
 
-class ConsoleLogger(Logger):
-    """Prints each epoch's mean train loss and its metrics: ``00003: train loss: 0.25``, ``00003: accuracy = 0.9``.
+def group_losses(train_losses: Sequence[Any]) -> dict[str, list[Any]] | None:
+    """``{name: [value per step]}`` if the steps returned dicts of losses (``train_step(loss_key=...)``), else None."""
+    if not train_losses or not isinstance(train_losses[0], Mapping):
+        return None
+    groups: dict[str, list[Any]] = {}
+    for losses in train_losses:
+        for name, value in losses.items():
+            groups.setdefault(name, []).append(value)
+    return groups
 
-    Other values (the policies' among them) are not printed.
+
+class ConsoleLogger(Logger):
+    """Prints every value as ``<epoch>: <name>: <value>``, the epoch's mean train loss as ``Train loss``, the policies'
+    values and the metrics with the prefixes ``Policies: `` and ``Metrics: ``::
+
+        00003: Train loss: 0.25
+        00003: Policies: lr: 0.001
+        00003: Metrics: accuracy: 0.9
+
+    A vector loss prints its mean per component; dict losses (``train_step(loss_key=...)``) one mean per key.
     """
 
-    def train(self, train_losses: Sequence[Any], step: int) -> None:
-        print(f'{step:>05}: train loss: {np.mean(train_losses)}', flush=True)
+    def value(self, name: str, value: Any, step: int | None = None) -> None:
+        print(f'{name}: {value}' if step is None else f'{step:>05}: {name}: {value}', flush=True)
 
-    def value(self, name: str, value: Any, step: int) -> None:
-        pass
+    def train(self, train_losses: Sequence[Any], step: int) -> None:
+        groups = group_losses(train_losses)
+        if groups is None:
+            text = str(np.mean(train_losses, axis=0))
+        else:
+            text = ' '.join(f'{name}: {np.mean(values)}' for name, values in groups.items())
+        self.value('Train loss', text, step)
+
+    def policies(self, policies: Mapping[str, Any], step: int) -> None:
+        for name, value in policies.items():
+            self.value(f'Policies: {name}', value, step)
 
     def metrics(self, metrics: Mapping[str, Any], step: int) -> None:
         for name, value in metrics.items():
-            print(f'{step:>05}: {name} = {value}', flush=True)
-
-
-class _ScalarWriter:
-    """What deep_pipe's ``TBLogger`` wrapped (``tensorboard_easy.Logger``): ``log_scalar(tag, value, step)``."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.writer = SummaryWriter(os.fspath(log_path))
-
-    def log_scalar(self, tag: str, value: Any, step: int) -> None:
-        self.writer.add_scalar(tag, float(np.asarray(value).reshape(())), step)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.writer, name)
-
-
-class TBLogger(Logger):
-    """Writes to a new TensorBoard event file in ``log_path`` (created if missing; earlier files are kept).
-
-    ``train`` logs the mean of the step losses as ``train/loss`` (a vector loss as ``train/loss/<i>``); every value
-    of more than one element is logged per element, ``<tag>/<i>``. Unknown attributes are those of the underlying
-    writer (``torch.utils.tensorboard.SummaryWriter``).
-
-    Parameters
-    ----------
-    log_path
-        the folder of the event files.
-    """
-
-    def __init__(self, log_path: str | os.PathLike) -> None:
-        super().__init__()
-        self.log_path = expand_path(log_path)
-        self.logger = _ScalarWriter(self.log_path)
-
-    def train(self, train_losses: Sequence[Any], step: int) -> None:
-        log_scalar_or_vector(self.logger, 'train/loss', np.mean(train_losses, axis=0), step)
-
-    def value(self, name: str, value: Any, step: int) -> None:
-        log_scalar_or_vector(self.logger, name, value, step)
-
-    @property
-    def save_dir(self) -> str:
-        return os.fspath(self.log_path)
-
-    def save(self) -> None:
-        self.logger.writer.flush()
-
-    def finalize(self, status: str) -> None:
-        """Close the event file at the end of a run (its writer thread stops); a later value opens a new one."""
-        self.logger.writer.close()
-
-    def __getattr__(self, name: str) -> Any:
-        if name == 'logger':  # not built yet (during construction or unpickling)
-            raise AttributeError(name)
-        return getattr(self.logger, name)
-
-
-class NamedTBLogger(TBLogger):
-    """A `TBLogger` for a vector loss: component ``i`` of the epoch's mean loss is logged as ``train/loss/<name>``.
-
-    Parameters
-    ----------
-    log_path
-        the folder of the event files.
-    loss_names
-        one name per component of the loss.
-    """
-
-    def __init__(self, log_path: str | os.PathLike, loss_names: Sequence[str]) -> None:
-        super().__init__(log_path)
-        self.loss_names = list(loss_names)
-
-    def train(self, train_losses: Sequence[Any], step: int) -> None:
-        means = np.atleast_1d(np.mean(train_losses, axis=0))
-        if len(means) != len(self.loss_names):
-            raise ValueError(
-                f'NamedTBLogger has {len(self.loss_names)} loss names {self.loss_names}, '
-                f'but the loss has {len(means)} components'
-            )
-        for name, value in zip(self.loss_names, means, strict=True):
-            self.logger.log_scalar(f'train/loss/{name}', value, step)
+            self.value(f'Metrics: {name}', value, step)
 
 
 def log_vector(logger: Any, tag: str, vector: Sequence[Any], step: int) -> None:

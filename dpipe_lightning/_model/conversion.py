@@ -1,4 +1,10 @@
-"""Conversions between numpy and torch, device moves and optimizer helpers (deep_pipe's ``dpipe.torch`` utils)."""
+"""Conversions between numpy and torch and model state files (deep_pipe's ``dpipe.torch.utils``).
+
+Every release's call forms are served; where 0.0.7 and later releases disagree, the later form wins (see
+docs/differences.md): ``to_var(*arrays, device='cpu', ...)`` converts each array and returns one tensor for one
+array, a tuple for several; `sequence_to_var` and `sequence_to_np` return lists. 0.0.7's ``cuda=`` switch is still
+taken by keyword (True, False, None, or a module or tensor whose device the arrays go to).
+"""
 
 from __future__ import annotations
 
@@ -11,108 +17,119 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._itertools import squeeze_first
 from .._paths import atomic_write, expand_path
+from .devices import Device, device_of_cuda, get_device, is_on_cuda, to_cuda, to_device
+from .optimizers import get_parameters, has_batchnorm, set_lr, set_params
 
 __all__ = [
+    'get_device',
+    'get_parameters',
+    'has_batchnorm',
     'is_on_cuda',
     'load_model_state',
     'save_model_state',
     'sequence_to_np',
     'sequence_to_var',
     'set_lr',
+    'set_params',
     'to_cuda',
+    'to_device',
     'to_np',
     'to_var',
 ]
 
-Device = torch.device | str | None
+
+class _Unset:
+    def __repr__(self) -> str:
+        return '<not given>'
 
 
-def _cuda_device(cuda: bool | None) -> torch.device | None:
-    if cuda or (cuda is None and torch.cuda.is_available()):
-        return torch.device('cuda')
-    return None
+_UNSET: Any = _Unset()
 
 
-def to_var(
-    x: np.ndarray | torch.Tensor | Any,
-    cuda: bool | None = None,
-    requires_grad: bool = False,
-    *,
-    device: Device = None,
-) -> torch.Tensor:
-    """Convert a numpy array (or anything ``torch.as_tensor`` takes) to a tensor, without a dtype cast.
+def _target(device: Device, cuda: Any) -> torch.device:
+    if cuda is _UNSET:
+        return get_device(device)
+    if not (isinstance(device, str) and device == 'cpu'):
+        raise TypeError(f'give device or cuda, not both: got device={device!r} and cuda={cuda!r}')
+    return device_of_cuda(cuda)
 
-    Parameters
-    ----------
-    x
-        the array.
-    cuda
-        deep_pipe's switch: ``True`` moves to CUDA, ``None`` moves to CUDA if it is available, ``False`` keeps the CPU.
-    requires_grad
-        whether the result requires a gradient.
-    device
-        an explicit device; takes precedence over ``cuda``.
-    """
+
+def _tensor(x: Any, target: torch.device, requires_grad: bool, dtype: torch.dtype | None) -> torch.Tensor:
     if isinstance(x, np.ndarray):
         if not (x.flags.c_contiguous or x.flags.f_contiguous):
             x = np.ascontiguousarray(x)
         tensor = torch.from_numpy(x)  # what torch.as_tensor does for an array, at a third of its cost
     else:
         tensor = torch.as_tensor(x)
-    if device is not None:
-        target = device if isinstance(device, torch.device) else torch.device(device)
-    else:
-        target = _cuda_device(cuda)
-    if target is not None and target != tensor.device:
-        tensor = tensor.to(target, non_blocking=True)
+    if tensor.device != target or (dtype is not None and tensor.dtype != dtype):
+        tensor = tensor.to(device=target, dtype=dtype, non_blocking=True)
     if requires_grad:
         tensor.requires_grad_(True)
     return tensor
 
 
 def sequence_to_var(
-    *data: Any, cuda: bool | None = None, requires_grad: bool = False, device: Device = None
-) -> tuple[torch.Tensor, ...]:
-    """Apply :func:`to_var` to each argument."""
-    return tuple(to_var(x, cuda, requires_grad, device=device) for x in data)
+    *arrays: Any,
+    device: Device = 'cpu',
+    requires_grad: bool = False,
+    dtype: torch.dtype | None = None,
+    cuda: bool | nn.Module | torch.Tensor | None = _UNSET,
+) -> list[torch.Tensor]:
+    """Convert each array (numpy array, number, nested sequence or tensor) to a tensor; returns a list.
 
-
-def to_np(x: torch.Tensor) -> np.ndarray:
-    """Detach a tensor, move it to the CPU and return it as a numpy array."""
-    return x.detach().cpu().numpy()
-
-
-def sequence_to_np(*data: torch.Tensor | Any) -> tuple[np.ndarray | Any, ...]:
-    """Apply :func:`to_np` to each tensor argument; other arguments are returned unchanged."""
-    return tuple(to_np(x) if isinstance(x, torch.Tensor) else x for x in data)
-
-
-def to_cuda(
-    x: torch.Tensor | nn.Module, cuda: bool | torch.Tensor | nn.Module | None = None
-) -> torch.Tensor | nn.Module:
-    """Move ``x`` to CUDA if ``cuda`` is ``True``, or if it is ``None`` and CUDA is available.
-
-    ``cuda`` may also be a tensor or a module: ``x`` then goes to CUDA if that lives on CUDA (`is_on_cuda`).
+    Parameters
+    ----------
+    arrays
+        the arrays; numpy arrays are shared with the tensor when no move or cast is needed.
+    device
+        where the tensors go: a ``torch.device``, a string, a module or a tensor (its device), or None (CUDA if
+        it is available).
+    requires_grad
+        whether the tensors require a gradient (they are leaves, on ``device``).
+    dtype
+        the tensors' dtype; None keeps the arrays'.
+    cuda
+        deep_pipe 0.0.7's switch, instead of ``device``: True is CUDA, False the CPU, None CUDA if it is available,
+        a module or a tensor the device it lives on.
     """
-    if isinstance(cuda, torch.Tensor | nn.Module):
-        cuda = is_on_cuda(cuda)
-    device = _cuda_device(cuda)
-    return x if device is None else x.to(device)
+    target = _target(device, cuda)
+    return [_tensor(x, target, requires_grad, dtype) for x in arrays]
 
 
-def is_on_cuda(x: torch.Tensor | nn.Module) -> bool:
-    """Whether a tensor, or the first parameter of a module, lives on a CUDA device."""
-    if isinstance(x, nn.Module):
-        return next(x.parameters()).is_cuda
-    return x.is_cuda
+def to_var(
+    *arrays: Any,
+    device: Device = 'cpu',
+    requires_grad: bool = False,
+    dtype: torch.dtype | None = None,
+    cuda: bool | nn.Module | torch.Tensor | None = _UNSET,
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """`sequence_to_var`, but one array gives one tensor and several give a tuple: ``x, y = to_var(x, y)``."""
+    tensors = sequence_to_var(*arrays, device=device, requires_grad=requires_grad, dtype=dtype, cuda=cuda)
+    return squeeze_first(tuple(tensors))
 
 
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.Optimizer:
-    """Set the learning rate of every parameter group of ``optimizer``."""
-    for group in optimizer.param_groups:
-        group['lr'] = lr
-    return optimizer
+def _array(x: Any, dtype: torch.dtype | None) -> np.ndarray | Any:
+    if not isinstance(x, torch.Tensor):
+        return x
+    x = x.detach()
+    if dtype is not None:
+        x = x.to(dtype)
+    return x.cpu().numpy()
+
+
+def sequence_to_np(*tensors: torch.Tensor | Any, dtype: torch.dtype | None = None) -> list[np.ndarray | Any]:
+    """Each tensor detached, on the CPU, as a numpy array (cast to ``dtype`` first if given); returns a list.
+
+    Arguments that are not tensors are returned unchanged, as 0.0.7 did.
+    """
+    return [_array(x, dtype) for x in tensors]
+
+
+def to_np(*tensors: torch.Tensor | Any, dtype: torch.dtype | None = None) -> np.ndarray | tuple[np.ndarray, ...]:
+    """`sequence_to_np`, but one tensor gives one array and several give a tuple: ``x, y = to_np(x, y)``."""
+    return squeeze_first(tuple(sequence_to_np(*tensors, dtype=dtype)))
 
 
 def save_model_state(module: nn.Module, path: str | os.PathLike) -> nn.Module:
@@ -126,13 +143,16 @@ def load_model_state(
     module: nn.Module,
     path: str | os.PathLike,
     modify_state_fn: Callable[[dict, dict], dict] | None = None,
+    strict: bool = True,
 ) -> nn.Module:
-    """Load a state saved by :func:`save_model_state` into ``module`` (strictly; tensors go to the module's device).
+    """Load a state saved by :func:`save_model_state` into ``module`` (tensors go to the module's device).
 
     Parameters
     ----------
     modify_state_fn
         ``modify_state_fn(current_state, loaded_state)`` returns the state to load.
+    strict
+        whether the keys must match those of ``module.state_dict()`` exactly (``load_state_dict``'s ``strict``).
     """
     path: Path = expand_path(path)
     if not path.is_file():
@@ -140,5 +160,5 @@ def load_model_state(
     state = torch.load(path, map_location='cpu', weights_only=True)
     if modify_state_fn is not None:
         state = modify_state_fn(module.state_dict(), state)
-    module.load_state_dict(state)
+    module.load_state_dict(state, strict=strict)
     return module

@@ -1,8 +1,7 @@
-"""Segmentation losses on logits: focal, linear focal, weighted cross-entropy and dice (deep_pipe's formulas)."""
+"""Losses on logits: focal, linear focal and weighted cross-entropy (deep_pipe's formulas, its latest signatures)."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import torch
@@ -11,7 +10,6 @@ from torch.nn import functional
 from .._checks import check_bool, check_callable, check_number, reject
 
 __all__ = [
-    'dice_loss_with_logits',
     'focal_loss_with_logits',
     'linear_focal_loss_with_logits',
     'weighted_cross_entropy_with_logits',
@@ -42,11 +40,15 @@ def _finish(loss: torch.Tensor, weight: torch.Tensor | None, reduce: Reduce) -> 
 def focal_loss_with_logits(
     logits: torch.Tensor,
     target: torch.Tensor,
-    gamma: float = 2,
     weight: torch.Tensor | None = None,
+    gamma: float = 2,
+    alpha: float | None = 0.25,
     reduce: Reduce = torch.mean,
 ) -> torch.Tensor:
-    """Binary focal loss: ``|target - sigmoid(logits)| ** gamma * BCE(logits, target)``, elementwise.
+    """Binary focal loss: ``a(target) * |target - sigmoid(logits)| ** gamma * BCE(logits, target)``, elementwise.
+
+    ``a(t) = alpha * t + (1 - alpha) * (1 - t)`` weighs the positives by ``alpha`` and the negatives by
+    ``1 - alpha``; ``alpha=None`` weighs nothing (deep_pipe 0.0.7's loss, which had no ``alpha``).
 
     Parameters
     ----------
@@ -54,10 +56,12 @@ def focal_loss_with_logits(
         a tensor of any shape.
     target
         the targets in ``[0, 1]``, same shape as ``logits``.
-    gamma
-        the power of the modulating factor; 0 gives binary cross-entropy.
     weight
         multiplies the elementwise loss; broadcastable to ``logits``.
+    gamma
+        the power of the modulating factor; 0 gives (alpha-weighted) binary cross-entropy.
+    alpha
+        the weight of the positive class, in ``[0, 1]``, or None.
     reduce
         the reduction of the elementwise loss; None: no reduction.
 
@@ -67,10 +71,14 @@ def focal_loss_with_logits(
     """
     target = _prepare(logits, target)
     gamma = check_number('gamma', gamma)
+    if alpha is not None:
+        alpha = check_number('alpha', alpha, minimum=0, maximum=1)
     probability = torch.sigmoid(logits)
     modulation = (target * (1 - probability) + (1 - target) * probability) ** gamma
-    bce = functional.binary_cross_entropy_with_logits(logits, target, reduction='none')
-    return _finish(modulation * bce, weight, reduce)
+    loss = modulation * functional.binary_cross_entropy_with_logits(logits, target, reduction='none')
+    if alpha is not None:
+        loss = (alpha * target + (1 - alpha) * (1 - target)) * loss
+    return _finish(loss, weight, reduce)
 
 
 def linear_focal_loss_with_logits(
@@ -150,33 +158,3 @@ def weighted_cross_entropy_with_logits(
         positive_weight = positive_weight * (logit.numel() - predicted) / predicted
     loss = -positive_weight * target * functional.logsigmoid(logit) - (1 - target) * functional.logsigmoid(-logit)
     return _finish(loss, weight, reduce)
-
-
-def dice_loss_with_logits(
-    logit: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Soft dice loss: the mean over the batch (first axis) of ``1 - 2 sum(p t) / (sum(p ** 2) + sum(t ** 2))``.
-
-    ``p = sigmoid(logit)``; the sums run over all axes but the first (over everything for a 0-d or 1-d input).
-
-    Parameters
-    ----------
-    logit
-        a tensor ``(batch, ...)``.
-    target
-        the targets in ``[0, 1]``, same shape as ``logit``.
-    weight
-        ignored, as in deep_pipe 0.0.7 (a ``UserWarning`` says so when it is given).
-
-    References
-    ----------
-    `V-Net <https://arxiv.org/abs/1606.04797>`_
-    """
-    target = _prepare(logit, target, 'logit')
-    if weight is not None:
-        warnings.warn('dice_loss_with_logits ignores weight, as deep_pipe 0.0.7 did', UserWarning, stacklevel=2)
-    probability = torch.sigmoid(logit)
-    dims = tuple(range(1, logit.ndim)) or None
-    overlap = torch.sum(probability * target, dim=dims)
-    dice = 2 * overlap / (torch.sum(probability**2, dim=dims) + torch.sum(target**2, dim=dims))
-    return (1 - dice).mean()

@@ -22,20 +22,33 @@ class Policy:
 
     The training loop calls, in this order for each epoch ``epoch`` (counted from 0):
     ``epoch_started(epoch)``, then for every step ``train_step_started(epoch, iteration)`` and
-    ``train_step_finished(epoch, iteration, loss)``, then
-    ``epoch_finished(epoch, train_losses=..., metrics=...)``.
+    ``train_step_finished(epoch, iteration, loss)``, then ``validation_started(epoch, train_losses)`` and
+    ``epoch_finished(epoch, train_losses, metrics=..., policies=...)``.
     ``iteration`` is the index of the step inside its epoch (0-based), as deep_pipe documents it; a policy that
     needs a count over the whole run keeps its own (as the step value policies do). The step hooks are only called
     on policies whose class overrides them. Raise `EarlyStopping` from any hook to stop training.
+
+    ``epoch_finished`` takes every release's form: ``train_losses`` by position (0.0.8 on) or by keyword (0.0.7),
+    and ``policies``, the value policies' values (0.1.1 on). A subclass may override a hook in any release's form:
+    the loop passes ``train_losses``, ``metrics`` and ``policies`` as far as the override takes them
+    (``dpipe_lightning._policies.hooks``).
     """
 
     def epoch_started(self, epoch: int) -> None:
         """Called at the start of ``epoch``, before its first step."""
 
     def epoch_finished(
-        self, epoch: int, *, train_losses: Sequence[float] | None = None, metrics: dict | None = None
+        self,
+        epoch: int,
+        train_losses: Sequence[float] | None = None,
+        metrics: dict | None = None,
+        policies: dict | None = None,
     ) -> None:
-        """Called at the end of ``epoch`` with its step losses and the ``validate`` result (or None)."""
+        """Called at the end of ``epoch`` with its step losses, the ``validate`` result (or None) and the values of
+        the value policies (or None)."""
+
+    def validation_started(self, epoch: int, train_losses: Sequence[float] | None = None) -> None:
+        """Called after the last step of ``epoch``, before ``validate``, with the epoch's step losses."""
 
     def train_step_started(self, epoch: int, iteration: int) -> None:
         """Called before the step number ``iteration`` (0-based, inside ``epoch``)."""
@@ -88,9 +101,9 @@ class Constant(ValuePolicy):
 
     Parameters
     ----------
-    value
+    initial
         the value.
     """
 
-    def __init__(self, value: Any) -> None:
-        super().__init__(value)
+    def __init__(self, initial: Any) -> None:
+        super().__init__(initial)

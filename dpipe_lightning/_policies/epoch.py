@@ -27,7 +27,11 @@ class EpochValuePolicy(ValuePolicy):
         self.value = self.value_at(epoch)
 
     def epoch_finished(
-        self, epoch: int, *, train_losses: Sequence[float] | None = None, metrics: dict | None = None
+        self,
+        epoch: int,
+        train_losses: Sequence[float] | None = None,
+        metrics: dict | None = None,
+        policies: dict | None = None,
     ) -> None:
         self.value = self.value_at(epoch + 1)
 

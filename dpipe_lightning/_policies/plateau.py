@@ -62,6 +62,12 @@ class DecreasingOnPlateau(ValuePolicy):
         self.margin = math.inf if self.mode == 'min' else -math.inf
         self.counter = 0
 
+    def get_margin_loss(self, loss: float) -> float:
+        """The margin a score must beat after scoring ``loss``: the easier of the relative and absolute steps."""
+        if self.mode == 'min':
+            return max(loss - self.rtol * abs(loss), loss - self.atol)
+        return min(loss + self.rtol * abs(loss), loss + self.atol)
+
     def _score(self, train_losses: Sequence[float] | None, metrics: dict | None) -> float | None:
         owner = type(self).__name__
         if self.monitor is None:
@@ -69,16 +75,17 @@ class DecreasingOnPlateau(ValuePolicy):
         return read_metric(owner, metrics, self.monitor)
 
     def epoch_finished(
-        self, epoch: int, *, train_losses: Sequence[float] | None = None, metrics: dict | None = None
+        self,
+        epoch: int,
+        train_losses: Sequence[float] | None = None,
+        metrics: dict | None = None,
+        policies: dict | None = None,
     ) -> None:
         score = self._score(train_losses, metrics)
         if score is None:
             return
-        if self.mode == 'min' and score < self.margin:
-            self.margin = max(score - self.rtol * abs(score), score - self.atol)
-            self.counter = 0
-        elif self.mode == 'max' and score > self.margin:
-            self.margin = min(score + self.rtol * abs(score), score + self.atol)
+        if score < self.margin if self.mode == 'min' else score > self.margin:
+            self.margin = self.get_margin_loss(score)
             self.counter = 0
         else:
             self.counter += 1

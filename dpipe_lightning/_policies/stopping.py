@@ -85,7 +85,11 @@ class TimeBudget(Policy):
         self._epoch_start = time.monotonic()
 
     def epoch_finished(
-        self, epoch: int, *, train_losses: Sequence[float] | None = None, metrics: dict | None = None
+        self,
+        epoch: int,
+        train_losses: Sequence[float] | None = None,
+        metrics: dict | None = None,
+        policies: dict | None = None,
     ) -> None:
         if self._epoch_start is not None:
             self.elapsed += time.monotonic() - self._epoch_start
@@ -115,7 +119,11 @@ class LossStop(Policy):
         self.min_loss: float | None = None
 
     def epoch_finished(
-        self, epoch: int, *, train_losses: Sequence[float] | None = None, metrics: dict | None = None
+        self,
+        epoch: int,
+        train_losses: Sequence[float] | None = None,
+        metrics: dict | None = None,
+        policies: dict | None = None,
     ) -> None:
         loss = mean_loss(type(self).__name__, train_losses)
         if loss is None:
@@ -171,7 +179,11 @@ class MetricStop(Policy):
         return score > self.best + self.min_delta
 
     def epoch_finished(
-        self, epoch: int, *, train_losses: Sequence[float] | None = None, metrics: dict | None = None
+        self,
+        epoch: int,
+        train_losses: Sequence[float] | None = None,
+        metrics: dict | None = None,
+        policies: dict | None = None,
     ) -> None:
         score = read_metric(type(self).__name__, metrics, self.monitor)
         if self._improves(score):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -25,7 +26,7 @@ from .arguments import (
 from .config import RunConfig
 from .epoch_view import as_batch_iter, batches_per_epoch
 from .loop import RunLoop
-from .trainer import execute
+from .trainer import check_trainer_arguments, execute
 
 __all__ = ['one_epoch', 'train']
 
@@ -137,15 +138,13 @@ def run_loop(
     if manager is not None:
         if not (callable(getattr(manager, 'save', None)) and callable(getattr(manager, 'restore', None))):
             reject(TypeError, 'checkpoint_manager', 'a CheckpointManager (with save and restore), or None', manager)
-    if first_epoch is None:
-        first_epoch = 0 if manager is None else int(manager.restore())
     config = RunConfig(
         model=_module_of(step),
         caller='train',
         batch_iter=as_batch_iter(batch_iter) if enter_batch_iter else _Entered(batch_iter),
         epoch_length=batches_per_epoch(batch_iter),
         n_epochs=n_epochs,
-        first_epoch=first_epoch,
+        first_epoch=first_epoch or 0,
         policies=policies,
         constants=constants,
         validate=validate,
@@ -155,6 +154,9 @@ def run_loop(
         trainer_kwargs=trainer_kwargs,
         callbacks=tuple(callbacks),
     )
+    check_trainer_arguments(config)
+    if first_epoch is None and manager is not None:
+        config = dataclasses.replace(config, first_epoch=int(manager.restore()))  # it loads the saved states
     return execute(config, exit_batch_iter=enter_batch_iter)
 
 

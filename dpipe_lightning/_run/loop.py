@@ -229,7 +229,7 @@ class RunLoop(LoopState):
         self.progress.finish_epoch()
         self._epoch_to_save = True
         values = self.policies.values()
-        stop = trainer.should_stop or self.stop.requested
+        stop = self.policies.validation_started(epoch, train_losses) or trainer.should_stop or self.stop.requested
         try:
             metrics = call_validate(trainer, self.config.validate, epoch)  # on every rank, or rank 0's result
         except EarlyStopping:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .._policies.base import EarlyStopping, Policy, ValuePolicy
+from .._policies.hooks import call_epoch_finished
 
 __all__ = ['PolicyCalls', 'overrides']
 
@@ -62,9 +63,16 @@ class PolicyCalls:
         value = float(loss)
         return _call(lambda p: p.train_step_finished(epoch, iteration, value), self._on_step_end)
 
+    def validation_started(self, epoch: int, train_losses: Sequence[Any]) -> bool:
+        """``validation_started(epoch, train_losses)`` (deep_pipe 0.1 on), on policies that define it."""
+        hook = lambda p: p.validation_started(epoch, train_losses)  # noqa: E731
+        return _call(hook, [p for p in self.policies.values() if overrides(p, 'validation_started')])
+
     def epoch_finished(self, epoch: int, train_losses: Sequence[Any], metrics: Mapping[str, Any] | None) -> bool:
+        """``epoch_finished`` in the form each policy's class declares it (every deep_pipe release's)."""
         self._kwargs = None
-        hook = lambda p: p.epoch_finished(epoch, train_losses=train_losses, metrics=metrics)  # noqa: E731
+        values = self.values()
+        hook = lambda p: call_epoch_finished(p, epoch, train_losses, metrics, values)  # noqa: E731
         return _call(hook, self.policies.values())
 
     def values(self) -> dict[str, Any]:

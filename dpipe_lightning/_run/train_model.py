@@ -9,6 +9,7 @@ from typing import Any
 
 from lightning.pytorch.loggers import Logger
 
+from .._checkpoints.files import remove_interrupted_saves
 from .._checkpoints.resume import ResumedRun, choose_checkpoint, run_settings
 from .._lock import FolderLock, holding, launched_as_rank_zero, launched_with_peers
 from .._logs.history import History
@@ -17,7 +18,7 @@ from .._policies.base import ValuePolicy
 from .arguments import check_arguments
 from .config import RunConfig
 from .finished import is_finished, return_finished, say_finished
-from .trainer import execute
+from .trainer import check_trainer_arguments, execute
 
 __all__ = ['train_model']
 
@@ -138,11 +139,15 @@ def train_model(
         changed_settings=changed_settings, live_chart=live_chart, signal_check_every_n_steps=signal_check_every_n_steps,
         signal_check_every_n_seconds=signal_check_every_n_seconds, kwargs=kwargs,
     )  # fmt: skip
-    with holding(_folder_locks(config) if launched_as_rank_zero() else []):  # 1.
-        return _train(config)
+    check_trainer_arguments(config)  # before any folder is created
+    locks = _folder_locks(config) if launched_as_rank_zero() else []
+    with holding(locks):  # 1.
+        if locks and config.checkpoints is not None:
+            remove_interrupted_saves(config.checkpoints)  # what a killed save left, now that the folder is ours
+        return _train(config, lambda: [lock.verify() for lock in locks])
 
 
-def _train(config: RunConfig) -> History:
+def _train(config: RunConfig, check_folders: Callable[[], Any]) -> History:
     settings = run_settings(config.model.optimizer, config.epoch_length, config.batch_iter)
     resume = None
     if config.checkpoints is not None:  # 2.
@@ -151,7 +156,7 @@ def _train(config: RunConfig) -> History:
     finished = resume is not None and resume.checkpoint is not None and is_finished(config, resume.checkpoint)
     if finished and not launched_with_peers():  # the processes of several would first have to agree on it
         return return_finished(config, resume.checkpoint, resume.path)  # 2.
-    loop = execute(config, resume, settings)  # 3.-13.
+    loop = execute(config, resume, settings, check_folders=check_folders)  # 3.-13.
     if finished:
         say_finished(config, loop, resume.path)
     return loop.history

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import signal
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ def execute(
     resume: ResumeChoice | None = None,
     settings: dict[str, Any] | None = None,
     exit_batch_iter: bool = True,
+    check_folders: Callable[[], Any] | None = None,
 ) -> RunLoop:
     """Build the run (its loop and its Trainer) and fit ``config.model``, resuming from ``resume`` (the checkpoint
     this process chose; the processes of a DDP run agree on it before anything starts). Returns the run's loop.
@@ -53,7 +54,7 @@ def execute(
     run's own (`Preemption`). The batch iterator, entered by the loop on each rank, is left at the end (also on
     errors) unless ``exit_batch_iter`` is False. A ``TorchModel`` stays on the device it trained on.
     """
-    loop = _build_loop(config, resume, settings)
+    loop = _build_loop(config, resume, settings, check_folders)
     try:
         with _quiet_lightning(), _interruptions_propagate(loop):
             trainer, own = build_trainer(config, loop, resume)  # before any thread or file
@@ -75,12 +76,18 @@ def execute(
     return loop
 
 
-def _build_loop(config: RunConfig, resume: ResumeChoice | None, settings: dict[str, Any] | None) -> RunLoop:
+def _build_loop(
+    config: RunConfig,
+    resume: ResumeChoice | None,
+    settings: dict[str, Any] | None,
+    check_folders: Callable[[], Any] | None,
+) -> RunLoop:
     checkpoint = resume.checkpoint if resume else None
     epoch_loggers, step_loggers = _loggers(config, checkpoint)
     saver = None
     if config.checkpoints is not None:
-        saver = CheckpointSaver(config.checkpoints, config.checkpoint_every_n_steps, config.checkpoint_every_n_seconds)
+        saver = CheckpointSaver(config.checkpoints, config.checkpoint_every_n_steps, config.checkpoint_every_n_seconds,
+                                check_folder=check_folders)  # fmt: skip
     shows_progress = config.progress_bar and not any(isinstance(c, ProgressBar) for c in config.callbacks)
     return RunLoop(
         config,
@@ -127,8 +134,21 @@ def build_trainer(
     try:
         return L.Trainer(**_combine(ours, given)), own
     except Exception as error:
-        error.add_note(_culprits(ours, given))
+        error.add_note(_culprits(ours, given, config.caller))
         raise
+
+
+def check_trainer_arguments(config: RunConfig) -> None:
+    """The user's Trainer arguments, tried before any folder or thread exists: a setting Lightning refuses raises
+    Lightning's own error, with a note naming the argument(s) that cause it."""
+    ours = dict(logger=False, enable_model_summary=False, callbacks=[], plugins=[])
+    given = {**config.trainer_kwargs, 'callbacks': list(config.callbacks), 'plugins': list(config.plugins)}
+    with _quiet_lightning():
+        try:
+            L.Trainer(**{**ours, **given})
+        except Exception as error:
+            error.add_note(_culprits(ours, given, config.caller))
+            raise
 
 
 def _max_epochs(n_epochs: int | None, checkpoint: dict[str, Any] | None) -> int:
@@ -191,7 +211,7 @@ def _combine(ours: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     return combined
 
 
-def _culprits(ours: dict[str, Any], given: dict[str, Any]) -> str:
+def _culprits(ours: dict[str, Any], given: dict[str, Any], caller: str) -> str:
     """Which of the user's Trainer arguments the Trainer refuses, found by trying each on its own."""
     refused = [name for name in given if not _accepted(_combine(ours, {name: given[name]}))]
     if refused:
@@ -199,8 +219,8 @@ def _culprits(ours: dict[str, Any], given: dict[str, Any]) -> str:
     elif given and _accepted(ours):
         what = ', '.join(f'{name}={value!r}' for name, value in given.items()) + ' together'
     else:
-        return 'dpipe_lightning: train_model could not set up the Lightning Trainer with its own settings (a bug).'
-    return f'dpipe_lightning: the Lightning Trainer refuses {what} from the train_model call; change or remove it.'
+        return f'dpipe_lightning: {caller} could not set up the Lightning Trainer with its own settings (a bug).'
+    return f'dpipe_lightning: the Lightning Trainer refuses {what} from the {caller} call; change or remove it.'
 
 
 @contextlib.contextmanager

@@ -12,8 +12,11 @@ from .._data.utils import (
     unpack_args,
     zip_apply,
 )
+from .._shape_ops import AxesLike, AxesParams
 
 __all__ = [
+    'AxesLike',
+    'AxesParams',
     'apply_at',
     'lmap',
     'multiply',

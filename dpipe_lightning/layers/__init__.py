@@ -20,7 +20,7 @@ from .conv import (
 )
 from .fpn import FPN, lmap, zip_equal
 from .resblock import ResBlock, ResBlock1d, ResBlock2d, ResBlock3d, crop_to_shape
-from .shape import InterpolateToInput, PyramidPooling, Reshape, check_axes, expand_axes
+from .shape import AxesLike, InterpolateToInput, PyramidPooling, Reshape, check_axes, expand_axes
 from .structure import (
     CenteredCrop,
     Lambda,
@@ -36,6 +36,7 @@ from .structure import (
 
 __all__ = [
     'FPN',
+    'AxesLike',
     'CenteredCrop',
     'InterpolateToInput',
     'Lambda',

@@ -2,6 +2,6 @@
 
 from .._layers.pyramid_pooling import PyramidPooling
 from .._layers.shape import InterpolateToInput, Reshape
-from .._shape_ops import check_axes, expand_axes
+from .._shape_ops import AxesLike, check_axes, expand_axes
 
-__all__ = ['InterpolateToInput', 'PyramidPooling', 'Reshape', 'check_axes', 'expand_axes']
+__all__ = ['AxesLike', 'InterpolateToInput', 'PyramidPooling', 'Reshape', 'check_axes', 'expand_axes']

@@ -26,29 +26,41 @@ def bce(logits, target):
     return -(target * torch.log(p) + (1 - target) * torch.log(1 - p))
 
 
-def test_focal_loss_with_gamma_0_is_bce(data):
+def test_focal_loss_with_gamma_0_and_no_alpha_is_bce(data):
     logits, target, weight = data
     expected = F.binary_cross_entropy_with_logits(logits, target)
-    torch.testing.assert_close(focal_loss_with_logits(logits, target, gamma=0), expected)
+    torch.testing.assert_close(focal_loss_with_logits(logits, target, gamma=0, alpha=None), expected)
     expected = F.binary_cross_entropy_with_logits(logits, target, weight, reduction='sum')
-    torch.testing.assert_close(focal_loss_with_logits(logits, target, 0, weight, reduce=torch.sum), expected)
+    loss = focal_loss_with_logits(logits, target, weight, 0, None, reduce=torch.sum)  # 0.0.8's positional order
+    torch.testing.assert_close(loss, expected)
 
 
-@pytest.mark.parametrize('gamma', [1, 2, 3.5])
-def test_focal_loss(data, gamma):
+@pytest.mark.parametrize(('gamma', 'alpha'), [(1, None), (2, 0.25), (3.5, 0.9)])
+def test_focal_loss(data, gamma, alpha):
     logits, target, weight = data
     p = torch.sigmoid(logits)
     p_true = torch.where(target == 1, p, 1 - p)
-    expected = (1 - p_true) ** gamma * bce(logits, target) * weight
-    loss = focal_loss_with_logits(logits, target, gamma, weight, reduce=None)
+    balance = 1 if alpha is None else torch.where(target == 1, alpha, 1 - alpha)
+    expected = balance * (1 - p_true) ** gamma * bce(logits, target) * weight
+    loss = focal_loss_with_logits(logits, target, weight, gamma, alpha, reduce=None)
     assert loss.shape == logits.shape
     torch.testing.assert_close(loss, expected)
-    torch.testing.assert_close(focal_loss_with_logits(logits, target, gamma), (expected / weight).mean())
+    loss = focal_loss_with_logits(logits, target, gamma=gamma, alpha=alpha)
+    torch.testing.assert_close(loss, (expected / weight).mean())
+
+
+def test_focal_losss_alpha_defaults_to_a_quarter_and_is_checked(data):
+    logits, target, _ = data
+    torch.testing.assert_close(
+        focal_loss_with_logits(logits, target), focal_loss_with_logits(logits, target, alpha=0.25)
+    )
+    with pytest.raises(ValueError, match=r'alpha must be a number in \[0, 1\], got 1\.5'):
+        focal_loss_with_logits(logits, target, alpha=1.5)
 
 
 def test_focal_loss_is_finite_for_large_logits():
     logits = torch.tensor([-200.0, 200.0, 200.0])
-    loss = focal_loss_with_logits(logits, torch.tensor([0.0, 1.0, 0.0]), reduce=None)
+    loss = focal_loss_with_logits(logits, torch.tensor([0.0, 1.0, 0.0]), alpha=None, reduce=None)
     assert torch.isfinite(loss).all() and loss[0] == 0 and loss[1] == 0 and loss[2] == 200
 
 

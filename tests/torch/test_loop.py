@@ -57,8 +57,8 @@ def test_train_with_a_torch_model_step_trains_until_a_policy_stops(model, batch_
     assert [e[2] for e in trace.events if e[0] == 'finished'] == [4, 4, 4]
     assert all(not torch.equal(p, q) for p, q in zip(before, model.model_core.parameters()))
     printed = capsys.readouterr().out.splitlines()
-    assert [line.split(':')[0] for line in printed if 'train loss' in line] == ['00000', '00001', '00002']
-    assert '00002: accuracy = 0.5' in printed
+    assert [line.split(':')[0] for line in printed if 'Train loss' in line] == ['00000', '00001', '00002']
+    assert '00002: Metrics: accuracy: 0.5' in printed
 
 
 def deep_pipe_step(model_core, optimizer):

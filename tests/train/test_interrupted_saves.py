@@ -21,7 +21,7 @@ WRITER = f"""
 import signal, sys, torch
 from pathlib import Path
 from dpipe_lightning._checkpoints.files import AtomicCheckpointIO
-from dpipe_lightning._run.state import STATE_KEY
+from dpipe_lightning._checkpoints.files import STATE_KEY
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 folder, io = Path(sys.argv[1]), AtomicCheckpointIO()
 small = {{'w': torch.zeros(4), 'callbacks': {{STATE_KEY: {{'run': {{'epochs_done': 1, 'steps_done': 1}}}}}}}}

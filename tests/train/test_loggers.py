@@ -70,12 +70,22 @@ def test_deep_pipe_loggers_are_lightning_loggers_that_route_values(tmp_path):
     }
 
 
-def test_console_logger_prints_the_train_loss_and_metrics_only(capsys):
+def test_console_logger_prints_every_value_in_deep_pipes_latest_form(capsys):
     logger = ConsoleLogger()
     logger.train([1.0, 2.0], 3)
+    logger.train([np.array([1.0, 4.0]), np.array([3.0, 0.0])], 3)  # a vector loss: the mean per component
+    logger.train([{'ce': 1.0, 'l2': 0.5}, {'ce': 3.0, 'l2': 0.5}], 3)  # dict losses: the mean per key
     logger.policies({'lr': 0.1}, 3)
     logger.metrics({'accuracy': 0.9}, 3)
-    assert capsys.readouterr().out.splitlines() == ['00003: train loss: 1.5', '00003: accuracy = 0.9']
+    logger.log_metrics({'lr-Adam': 0.1})  # as a Lightning logger, without a step
+    assert capsys.readouterr().out.splitlines() == [
+        '00003: Train loss: 1.5',
+        '00003: Train loss: [2. 2.]',
+        '00003: Train loss: ce: 2.0 l2: 0.5',
+        '00003: Policies: lr: 0.1',
+        '00003: Metrics: accuracy: 0.9',
+        'lr-Adam: 0.1',
+    ]
 
 
 def test_named_tb_logger_names_the_components_and_checks_their_number(tmp_path):
