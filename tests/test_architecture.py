@@ -24,6 +24,7 @@ LAYERS = [
         '_lock_holder',
         '_launcher',
         '_distributed',
+        '_quiet',
     },
     {'_data', '_policies', '_layers', '_datasets'},
     {'_model'},

@@ -10,6 +10,7 @@ import lightning as L
 
 from .._lock import FolderLockLostError
 from .files import rotate
+from .finite import check_finite_state
 
 __all__ = ['CheckpointSaver']
 
@@ -53,6 +54,11 @@ class CheckpointSaver:
         if resumed_from is not None and resumed_from not in self._verified:
             self._verified.append(resumed_from)
 
+    @property
+    def newest(self) -> Path | None:
+        """The newest good checkpoint: this run's latest save, or the one it resumed from."""
+        return self._verified[-1] if self._verified else None
+
     def due(self, trainer: L.Trainer, steps: int) -> bool:
         """Whether a save inside the epoch is due after ``steps`` steps (every rank gets the same answer)."""
         due = self.every_n_steps is not None and steps % self.every_n_steps == 0
@@ -62,8 +68,10 @@ class CheckpointSaver:
         return due
 
     def save(self, trainer: L.Trainer, epoch: int, steps: int) -> Path:
-        """Save the run as it is after ``steps`` steps, in epoch ``epoch`` (on every rank together)."""
+        """Save the run as it is after ``steps`` steps, in epoch ``epoch`` (on every rank together); never a state
+        whose weights or optimizer state are not finite."""
         self._check_folder(trainer)
+        check_finite_state(trainer, trainer.lightning_module, f'after step {steps} (epoch {epoch})', self.newest)
         path = self.folder / f'epoch={epoch:04d}-step={steps:08d}.ckpt'
         trainer.save_checkpoint(path, weights_only=False)
         self.last, self._last_save = path, time.monotonic()

@@ -24,7 +24,14 @@ from .._lightning import count_optimizer_step
 from .conversion import set_lr
 from .step_audit import needs
 
-__all__ = ['DirectExecution', 'LightningExecution', 'PlainExecution', 'StepExecution', 'choose_execution']
+__all__ = [
+    'DirectExecution',
+    'LightningExecution',
+    'NoUpdateExecution',
+    'PlainExecution',
+    'StepExecution',
+    'choose_execution',
+]
 
 
 class StepExecution:
@@ -62,6 +69,14 @@ class PlainExecution(StepExecution):
 
     def backward_step(self, model: Any, loss: torch.Tensor, lr: float | None) -> None:
         _plain_step(model.optimizer, loss, lr)
+
+
+class NoUpdateExecution(StepExecution):
+    """No backward pass, no optimizer step: a pass that only computes (a callback's extra pass for statistics, such
+    as ``StochasticWeightAveraging``'s BatchNorm update)."""
+
+    def backward_step(self, model: Any, loss: torch.Tensor, lr: float | None) -> None:
+        pass
 
 
 class DirectExecution(StepExecution):

@@ -82,7 +82,8 @@ class TorchModel(L.LightningModule):
             expected = 'a function that builds a torch.optim.Optimizer from the parameters'
             reject(TypeError, 'optimize', expected, optimize, f', which built a {type(self.optimizer).__name__}')
         self.step_audit = StepAudit(self.optimizer)
-        self._link: tuple[L.Trainer, TrainingRun | None, StepExecution] | None = None  # the Trainer training it
+        # the Trainer training it, its run (or None: a plain Trainer) and the plain Trainer's execution
+        self._link: tuple[L.Trainer, TrainingRun | None, StepExecution | None] | None = None
 
     # ---- deep_pipe's interface ----
 
@@ -239,8 +240,8 @@ class TorchModel(L.LightningModule):
         link = self._link
         if link is None or link[0] is not trainer:
             run = training_run_of(trainer)
-            link = self._link = (trainer, run, run.execution if run is not None else LightningExecution(trainer))
-        return link[2]
+            link = self._link = (trainer, run, LightningExecution(trainer) if run is None else None)
+        return link[1].execution if link[1] is not None else link[2]
 
     def _on_model_device(self, inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
         """Numpy arrays become tensors (no dtype cast); everything goes to the model's device."""

@@ -22,6 +22,7 @@ from .._model.torch_model import TorchModel
 from .._paths import check_folder_argument
 from .._policies.base import Constant, Policy, ValuePolicy
 from .config import RunConfig
+from .debug_flags import check_debugging
 from .epoch_view import as_batch_iter, batches_per_epoch
 
 __all__ = [
@@ -48,18 +49,14 @@ RESERVED_TRAINER_ARGUMENTS: Mapping[str, str] = {
     'min_epochs': 'policies decide when to stop',
     'max_steps': "use n_epochs and the batch iterator's batches_per_epoch",
     'min_steps': 'policies decide when to stop',
-    'max_time': 'use n_epochs, or a stopping policy',
     'logger': 'use log_path (a folder, or a Lightning Logger instance)',
     'enable_checkpointing': 'use checkpoints_path',
-    'limit_train_batches': "an epoch is the batch iterator's batches_per_epoch",
     'limit_val_batches': 'validation is the validate function',
     'val_check_interval': 'validate runs once per epoch',
     'check_val_every_n_epoch': 'validate runs once per epoch',
     'num_sanity_val_steps': 'validate runs once per epoch',
     'reload_dataloaders_every_n_epochs': 'the batch iterator is one continuing stream',
     'use_distributed_sampler': 'batch iterators are not samplers',
-    'overfit_batches': 'not supported by train_model',
-    'fast_dev_run': 'use a small n_epochs and batches_per_epoch',
     'barebones': 'train_model already keeps the Trainer lean',
 }
 
@@ -100,23 +97,28 @@ def check_arguments(
     if clip_algorithm is not None:
         check_choice('gradient_clip_algorithm', clip_algorithm, ('norm', 'value'))
     _check_custom_step(model, accumulate > 1, clip_val is not None)
+    every_n_steps = _check_interval('checkpoint_every_n_steps', checkpoint_every_n_steps, checkpoints, check_int,
+                                    minimum=1)  # fmt: skip
     every_n_seconds = _check_interval(
         'checkpoint_every_n_seconds', checkpoint_every_n_seconds, checkpoints, check_number, minimum=0, strict=True
     )
+    log_path = _check_log_path(log_path)
+    n_epochs = check_int('n_epochs', n_epochs, minimum=1)
+    debug = check_debugging(trainer_kwargs, batches_per_epoch(batch_iter), n_epochs, checkpoints)
     return RunConfig(
         model=model,
         batch_iter=as_batch_iter(batch_iter),
-        epoch_length=batches_per_epoch(batch_iter),
-        n_epochs=check_int('n_epochs', n_epochs, minimum=1),
+        epoch_length=debug.epoch_length,
+        n_epochs=debug.n_epochs,
         policies=policies,
         constants=constants,
         validate=validate,
-        log_path=_check_log_path(log_path),
-        checkpoints=checkpoints,
-        checkpoint_every_n_steps=_check_interval(
-            'checkpoint_every_n_steps', checkpoint_every_n_steps, checkpoints, check_int, minimum=1
-        ),
-        checkpoint_every_n_seconds=every_n_seconds,
+        log_path=log_path if debug.writes_logs else None,
+        checkpoints=debug.checkpoints,
+        checkpoint_every_n_steps=every_n_steps if debug.checkpoints else None,
+        checkpoint_every_n_seconds=every_n_seconds if debug.checkpoints else None,
+        overfit=debug.overfit,
+        time_limit=debug.time_limit,
         skip_nonfinite=check_choice('nonfinite_loss', nonfinite_loss, ('raise', 'skip')) == 'skip',
         accept_changed_settings=check_choice('changed_settings', changed_settings, ('refuse', 'accept')) == 'accept',
         accumulate_grad_batches=accumulate,

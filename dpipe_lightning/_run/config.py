@@ -53,6 +53,10 @@ class RunConfig:
         deep_pipe's ``CheckpointManager`` (``train``'s argument): ``save(epoch)`` after every epoch, on rank 0.
     checkpoint_every_n_steps, checkpoint_every_n_seconds
         also save inside epochs, so often.
+    overfit
+        every epoch trains on the stream's first ``epoch_length`` batches (``overfit_batches``).
+    time_limit
+        the run stops, its step saved, after so many seconds (``max_time``); the same call resumes it.
     skip_nonfinite
         steps with a NaN or infinite loss change nothing (else they stop the run).
     accept_changed_settings
@@ -81,6 +85,8 @@ class RunConfig:
     checkpoint_manager: Any = None
     checkpoint_every_n_steps: int | None = None
     checkpoint_every_n_seconds: float | None = None
+    overfit: bool = False
+    time_limit: float | None = None
     skip_nonfinite: bool = False
     accept_changed_settings: bool = False
     accumulate_grad_batches: int = 1
@@ -101,6 +107,16 @@ class RunConfig:
     def value_policies(self) -> dict[str, ValuePolicy]:
         """The policies whose ``value`` each step receives by name."""
         return {name: policy for name, policy in self.policies.items() if isinstance(policy, ValuePolicy)}
+
+    @property
+    def execution_settings(self) -> dict[str, Any]:
+        """The settings of how the run's steps execute (``_model/execution.py``)."""
+        return {
+            'accumulate_grad_batches': self.accumulate_grad_batches,
+            'gradient_clip_val': self.gradient_clip_val,
+            'gradient_clip_algorithm': self.gradient_clip_algorithm,
+            'skip_nonfinite': self.skip_nonfinite,
+        }
 
     @property
     def progress_bar(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -22,23 +23,47 @@ class EpochView:
     the epoch's start), which the run's loop takes one by one as it trains on them.
     """
 
-    def __init__(self, batch_iter: Callable[[], Iterable[Any]], length: int | None) -> None:
+    def __init__(self, batch_iter: Callable[[], Iterable[Any]], length: int | None, replay: bool = False) -> None:
         self.batch_iter = batch_iter
         self.length = length
+        self.replay = replay  # every epoch: the stream's first `length` batches (overfit_batches)
         self.exhausted = False
         self.steps_per_batch = 1
         self._batches: Iterator[Any] = iter(())
+        self._first: list[Any] | None = None
+
+    def enter(self, rank: int, world_size: int) -> None:
+        """Enter the batch iterator (its workers start) on this rank's stream, when the ranks are known."""
+        batch_iter = self.batch_iter
+        if world_size > 1 and callable(getattr(batch_iter, 'set_rank', None)):
+            if getattr(batch_iter, 'running', False):
+                batch_iter.close()  # started before the ranks were known: restart it on this rank's stream
+            batch_iter.set_rank(rank, world_size)
+        self.batch_iter = batch_iter.__enter__()
+
+    def epoch(self) -> Iterable[Any]:
+        """This epoch's batches: the batch iterator's next ones, or (``replay``) its first ones, again."""
+        if not self.replay:
+            return self.batch_iter()
+        if self._first is None:
+            self._first = list(itertools.islice(self.batch_iter(), self.length))
+        return self._first
 
     def __iter__(self) -> Iterator[Any]:
         self.exhausted = False
         if self.steps_per_batch == 1:
-            yield from self.batch_iter()
+            yield from self.epoch()
             self.exhausted = True
             return
-        self._batches = iter(self.batch_iter())
+        self._batches = iter(self.epoch())
         batch = StepBatch(self)
         while True:  # Lightning takes as many as the epoch's length says
             yield batch
+
+    def ends_epoch(self, steps_in_epoch: int) -> bool:
+        """Whether the step just taken, the epoch's ``steps_in_epoch``-th, is its last (without a declared length:
+        whether the batch iterator's epoch ended)."""
+        return steps_in_epoch >= self.length if self.length is not None else self.exhausted
 
     def __len__(self) -> int:
         if self.length is None:

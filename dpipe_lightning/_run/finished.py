@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,28 @@ from .._logs.history import History
 from .config import RunConfig
 from .loop import RunLoop
 
-__all__ = ['is_finished', 'return_finished', 'say_finished']
+__all__ = ['is_finished', 'return_finished', 'say_finished', 'warn_if_inside_a_later_epoch']
 
 
 def is_finished(config: RunConfig, checkpoint: dict[str, Any]) -> bool:
     """Whether the checkpoint's run has nothing left to do: stopped (by a policy), or ``n_epochs`` epochs done."""
     saved = checkpoint['callbacks'][STATE_KEY]['run']
     return bool(saved['stopped']) or (config.n_epochs is not None and saved['epochs_done'] >= config.n_epochs)
+
+
+def warn_if_inside_a_later_epoch(config: RunConfig, checkpoint: dict[str, Any], path: Path) -> None:
+    """A warning when a finished run's newest checkpoint was saved inside an epoch at or past ``n_epochs`` (a run
+    interrupted there, relaunched with a lower ``n_epochs``): its weights are not those of an epoch's end."""
+    saved = checkpoint['callbacks'][STATE_KEY]['run']
+    inside = saved.get('in_epoch', saved.get('epoch_ran', False)) and saved['steps_in_epoch'] > 0
+    if inside and not saved['stopped'] and config.n_epochs is not None and saved['epochs_done'] >= config.n_epochs:
+        epoch = saved['epochs_done']
+        warnings.warn(
+            f'n_epochs={config.n_epochs}, but the newest checkpoint {str(path)!r} was saved {saved["steps_in_epoch"]} '
+            f'steps into epoch {epoch}: the model is returned as it is there, and its history holds the {epoch} epochs '
+            f'before. Pass n_epochs={epoch + 1} to finish that epoch, or another checkpoints_path for a new run.',
+            stacklevel=4,
+        )
 
 
 def return_finished(config: RunConfig, checkpoint: dict[str, Any], path: Path) -> History:

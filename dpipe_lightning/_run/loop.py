@@ -39,8 +39,7 @@ from .._logs.history import History
 from .._logs.metric_state import progress_values, publish_scalars
 from .._logs.progress_bar import PolicyProgressBar
 from .._logs.run_logs import RunLogs
-from .._model.conversion import set_lr
-from .._model.execution import StepExecution, choose_execution
+from .._model.execution import NoUpdateExecution, StepExecution, choose_execution
 from .._model.steps import as_tuple, call_step
 from .._policies.base import EarlyStopping
 from .._validation.calling import call_validate
@@ -51,7 +50,10 @@ from .nonfinite import LossCheck
 from .policy_calls import PolicyCalls
 from .preemption import Preemption
 from .progress import Progress
-from .stop import Preempted, Stop
+from .report import report_paused
+from .schedulers import scheduled, step_schedulers
+from .stop import Paused, Preempted, Stop
+from .time_limit import TimeLimit
 
 __all__ = ['RunLoop']
 
@@ -84,7 +86,8 @@ class RunLoop(LoopState):
         settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
-        self.view = EpochView(config.batch_iter, config.epoch_length)
+        self.view = EpochView(config.batch_iter, config.epoch_length, replay=config.overfit)
+        self.time_limit = TimeLimit(config.time_limit) if config.time_limit is not None else None
         self.progress = Progress(config.first_epoch)
         self.stop, self.policies = Stop(), PolicyCalls(config.policies, config.constants)
         self.history, self.losses, self.logs = History(), LossCheck(), logs or RunLogs()
@@ -94,9 +97,10 @@ class RunLoop(LoopState):
         self.execution: StepExecution | None = None  # chosen when training starts
         self.interruption: BaseException | None = None  # what ended the run early (Ctrl+C, an error)
         self.step_pending = False  # a step ran whose finish_step has not
+        self.extra_epoch = False  # the epoch in progress is a callback's extra pass, beyond n_epochs
         self._epoch_to_save = False
         self._module: L.LightningModule | None = None
-        self._world_size, self._rank = 1, 0
+        self._world_size, self._rank, self._max_epochs = 1, 0, None
         self._metric_readers = True  # a callback of the user's may read Lightning's metric state during the run
         self._pending_grads: list[torch.Tensor | None] | None = None
         self.saved_steps_per_batch = 1  # the steps per Lightning batch of the run resumed from
@@ -106,29 +110,18 @@ class RunLoop(LoopState):
     def setup(self, trainer: L.Trainer, module: L.LightningModule, own_callbacks: list[Any]) -> None:
         """Before anything is restored: agree on the checkpoint, start the batch iterator on this rank's stream."""
         self._module, self._rank, self._world_size = module, trainer.global_rank, trainer.world_size
+        self._max_epochs = trainer.max_epochs  # before any callback adds an extra pass (SWA)
         self._metric_readers = any(all(c is not own for own in own_callbacks) for c in trainer.callbacks)
         if self.resume is not None:
             self.resume.agree(trainer)
-        batch_iter = self.config.batch_iter
-        if self._world_size > 1 and callable(getattr(batch_iter, 'set_rank', None)):
-            if getattr(batch_iter, 'running', False):
-                batch_iter.close()  # started before the ranks were known: restart it on this rank's stream
-            batch_iter.set_rank(self._rank, self._world_size)
-        self.view.batch_iter = batch_iter.__enter__()
+        self.view.enter(self._rank, self._world_size)
 
     def start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         """Training starts (after a restore): state placed, the step execution chosen, stop signals caught."""
-        config = self.config
         self.progress.losses_to(module.device)
-        self.execution = choose_execution(
-            trainer,
-            direct=self.view.steps_per_batch > 1,
-            accumulate_grad_batches=config.accumulate_grad_batches,
-            gradient_clip_val=config.gradient_clip_val,
-            gradient_clip_algorithm=config.gradient_clip_algorithm,
-            skip_nonfinite=config.skip_nonfinite,
-            window=lambda: (self.progress.steps_in_epoch, self._at_epoch_end()),
-        )
+        window = lambda: (self.progress.steps_in_epoch, self.view.ends_epoch(self.progress.steps_in_epoch))  # noqa: E731
+        direct = self.view.steps_per_batch > 1
+        self.execution = choose_execution(trainer, direct=direct, window=window, **self.config.execution_settings)
         if self.progress.in_epoch and self.saved_steps_per_batch != self.view.steps_per_batch:
             # resumed inside an epoch saved with other Lightning batches: Lightning counts the epoch's in ours
             done, rest = divmod(self.progress.steps_in_epoch, self.view.steps_per_batch)
@@ -138,6 +131,8 @@ class RunLoop(LoopState):
             self._pending_grads = None
         self.losses = LossCheck(batch=self.view.steps_per_batch)
         self.preemption.start(self.progress.steps)
+        if self.time_limit is not None:
+            self.time_limit.start()
         if self.saver is not None:
             self.saver.start(self.resume.path if self.resume is not None else None)
         if self.stop.stopped:
@@ -147,21 +142,30 @@ class RunLoop(LoopState):
 
     def start_epoch(self, trainer: L.Trainer) -> None:
         epoch = self.config.first_epoch + trainer.current_epoch
-        if self._decide(trainer, self.policies.epoch_started(epoch)):
+        self.extra_epoch = self._max_epochs not in (None, -1) and trainer.current_epoch >= self._max_epochs
+        if self.extra_epoch:  # a pass a callback added (SWA's BatchNorm statistics): forward passes, no update
+            self.execution = NoUpdateExecution()
+            return
+        if self.stop.decide_together(trainer, self.policies.epoch_started(epoch)):
             return  # a policy stopped training: this epoch does not run
         self.progress.start_epoch(epoch)
-        self._write_lr(trainer, self.policies.learning_rate())
+        if not scheduled(trainer):
+            self.policies.write_lr(trainer.optimizers)
         if self.display is not None:
             self.display.epoch_started(epoch, self.view.length, self._shown())
 
     def before_batch(self, trainer: L.Trainer) -> None:
         """Before Lightning's batch hooks (``LearningRateMonitor`` reads the optimizer there): the step's learning
         rate, where the ``lr`` policy tells it in advance (a step value policy; its hook runs with the step)."""
-        self._write_lr(trainer, self.policies.learning_rate(upcoming=True))
+        if not scheduled(trainer):
+            self.policies.write_lr(trainer.optimizers, upcoming=True)
 
     def train_batch(self, module: L.LightningModule, batch: Any) -> torch.Tensor | None:
         """``training_step``: every real step the Lightning batch carries; the loss of the last one."""
         trainer = module.trainer
+        if self.extra_epoch:  # no step, no policy: the model's forward pass, for a callback's statistics
+            values, name, epoch = self.policies.step_kwargs(), module.step_name, self.progress.epoch
+            return call_step(module.run_one_step, as_tuple(batch), values, name, epoch, module.step_expectation).loss
         if not isinstance(batch, StepBatch):
             return self.step(trainer, module, as_tuple(batch))
         loss = None
@@ -179,9 +183,12 @@ class RunLoop(LoopState):
         index = self.progress.start_step()
         stop = self.policies.step_started(index.epoch, index.iteration)
         values = self.policies.step_kwargs()
+        if scheduled(trainer):  # a Lightning scheduler sets the learning rate
+            values = {**values, 'lr': None}
+        elif self.policies.has_step_hooks:
+            self.policies.write_lr(trainer.optimizers)
         if self.policies.has_step_hooks:
             self.logs.log_step_values(trainer, index.step, self.policies.step_values())
-            self._write_lr(trainer, self.policies.learning_rate())
         skipped = self.execution.skipped
         outcome = call_step(module.run_one_step, batch, values, module.step_name, index.epoch, module.step_expectation)
         loss = outcome.loss
@@ -203,27 +210,34 @@ class RunLoop(LoopState):
     def finish_step(self, trainer: L.Trainer) -> None:
         """After a real step: the ranks agree on stop signals, a checkpoint if due, the progress display."""
         self.step_pending = False
+        step_schedulers(trainer, 'step', self.progress.steps)
         agreed = self.preemption.agree(trainer, self.progress.steps)
         if agreed is not None:
             self.stop.preempt(*agreed)
-        if self.stop.preempted and self.saver is None:
+        elif self.time_limit is not None and self.time_limit.reached(trainer):
+            self.stop.pause()
+        if self.stop.ending and self.saver is None:
             raise self.stop.exit()  # nothing to save
-        ends_epoch = trainer.should_stop or self._at_epoch_end()  # the epoch's end saves (and exits when preempted)
+        # the epoch ends now: its end saves (and exits, when the run is ending)
+        ends_epoch = trainer.should_stop or self.view.ends_epoch(self.progress.steps_in_epoch)
         if not ends_epoch and self.saver is not None:
-            if self.stop.preempted or self.saver.due(trainer, self.progress.steps):
+            if self.stop.ending or self.saver.due(trainer, self.progress.steps):
                 self._save(trainer)
-        if self.stop.preempted and not ends_epoch:
+        if self.stop.ending and not ends_epoch:
             raise self.stop.exit()
         if self.display is not None:
             self.display.step_finished(self.progress.steps_in_epoch, self._shown)
 
     def end_epoch(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         """The epoch's end, before the user's callbacks see it."""
+        if self.extra_epoch:
+            return
         if not self.progress.in_epoch:  # a policy stopped training as this epoch started
             if not self._metric_readers and self.history.epoch:  # for whoever reads the metric state after the run
                 publish_scalars(trainer, module, self.history.last())
             return
         epoch = self.progress.epoch
+        step_schedulers(trainer, 'epoch', epoch + 1)
         train_losses = epoch_losses(trainer, self.progress.losses)
         self.losses.check_epoch(train_losses)  # before anything is logged or saved
         self.progress.finish_epoch()
@@ -238,7 +252,7 @@ class RunLoop(LoopState):
         scalars = epoch_scalars(train_losses, values, metrics, skipped)
         self.logs.log_epoch(trainer, epoch, scalars, train_losses, values, metrics)
         self.history.record(epoch, scalars)
-        self._decide(trainer, self.policies.epoch_finished(epoch, train_losses, metrics) or stop)
+        self.stop.decide_together(trainer, self.policies.epoch_finished(epoch, train_losses, metrics) or stop)
         # Lightning's metric state: for the user's callbacks, which read it after this hook; without any (only the
         # run's own) once, after the last epoch, for whoever reads it after the run (0.4 ms a tag)
         if self._metric_readers or trainer.should_stop or trainer.current_epoch + 1 == trainer.max_epochs:
@@ -256,7 +270,7 @@ class RunLoop(LoopState):
                 self._save(trainer)
             if self.config.checkpoint_manager is not None and trainer.is_global_zero:
                 self.config.checkpoint_manager.save(self.progress.epoch)
-        if self.stop.preempted:
+        if self.stop.ending:
             raise self.stop.exit()
 
     def interrupted(self, trainer: L.Trainer, exception: BaseException) -> None:
@@ -269,30 +283,17 @@ class RunLoop(LoopState):
             if self.saver is not None and trainer.world_size == 1:
                 self._save(trainer)
             exception = self.stop.exit()
+        saved = self.saver.last if self.saver is not None else None
         if isinstance(exception, Preempted):
-            self.preemption.stopped(trainer, exception, self.saver.last if self.saver is not None else None)
+            self.preemption.stopped(trainer, exception, saved)
+        elif isinstance(exception, Paused) and trainer.is_global_zero:
+            report_paused(self.progress.steps, saved)
 
     # ---- helpers ----
 
     def _save(self, trainer: L.Trainer) -> None:
-        self.losses.check_now()  # no checkpoint holds a diverged step
+        self.losses.check_now()  # no checkpoint holds a diverged loss (nor, the saver checks, weights)
         self.saver.save(trainer, self.progress.epoch, self.progress.steps)
-
-    def _at_epoch_end(self) -> bool:
-        return self.progress.at_epoch_end(self.view.length, self.view.exhausted)
-
-    def _decide(self, trainer: L.Trainer, stop: bool) -> bool:
-        """The ranks' common stop decision (every rank takes part, at every epoch's start and end)."""
-        stop = trainer.strategy.reduce_boolean_decision(bool(stop), all=False)
-        trainer.should_stop = stop
-        self.stop.decide(stop)
-        return stop
-
-    @staticmethod
-    def _write_lr(trainer: L.Trainer, lr: float | None) -> None:
-        """``lr`` into the optimizers now, for those who read it before a step sets it (``LearningRateMonitor``)."""
-        for optimizer in trainer.optimizers if lr is not None else ():
-            set_lr(optimizer, lr)
 
     def _shown(self) -> dict[str, Any]:
         """What the progress display shows inside an epoch (asked for only when it redraws: a device sync)."""

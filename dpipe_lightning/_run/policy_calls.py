@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from .._model.conversion import set_lr
 from .._policies.base import EarlyStopping, Policy, ValuePolicy
 from .._policies.hooks import call_epoch_finished
 
@@ -89,6 +90,13 @@ class PolicyCalls:
         else:
             lr = getattr(policy, 'value', None)
         return lr if isinstance(lr, Real) and not isinstance(lr, bool) else None
+
+    def write_lr(self, optimizers: Sequence[torch.optim.Optimizer], upcoming: bool = False) -> None:
+        """The ``lr`` policy's value (or the upcoming one, see `learning_rate`) into ``optimizers`` now, for those who
+        read it before a step sets it (``LearningRateMonitor``)."""
+        lr = self.learning_rate(upcoming)
+        for optimizer in optimizers if lr is not None else ():
+            set_lr(optimizer, lr)
 
     def step_values(self) -> dict[str, Any]:
         """``{name: value}`` of the value policies that change at every step (logged per step)."""

@@ -78,11 +78,6 @@ class Progress:
         """The epoch's end is reached: it counts as finished from now on."""
         self.finished_epochs, self.in_epoch = self.epoch + 1, False
 
-    def at_epoch_end(self, epoch_length: int | None, exhausted: bool) -> bool:
-        """Whether the step in progress (or just taken) is its epoch's last (``exhausted``: the batch iterator says so
-        where the epoch has no declared length)."""
-        return self.steps_in_epoch >= epoch_length if epoch_length is not None else exhausted
-
     # ---- checkpoint state ----
 
     def state_dict(self) -> dict[str, Any]:

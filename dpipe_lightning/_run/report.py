@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-__all__ = ['report', 'report_from_signal_handler']
+__all__ = ['report', 'report_from_signal_handler', 'report_paused']
 
 PREFIX = 'dpipe_lightning: '
 
@@ -27,3 +27,9 @@ def report_from_signal_handler(message: str) -> None:
         os.write(2, (PREFIX + message + '\n').encode())
     except OSError:
         pass
+
+
+def report_paused(steps: int, saved: object) -> None:
+    """``max_time`` ended the run after ``steps`` steps, its state in ``saved`` (a checkpoint file, or ``None``)."""
+    kept = f'saved {str(saved)!r}; the same call resumes it' if saved is not None else 'nothing saved'
+    report(f'max_time is up after step {steps}: training ends here; {kept}')

@@ -6,7 +6,9 @@ import enum
 import signal
 from typing import Any
 
-__all__ = ['Preempted', 'Stop', 'StopState']
+import lightning as L
+
+__all__ = ['Paused', 'Preempted', 'Stop', 'StopState']
 
 
 class StopState(enum.Enum):
@@ -15,13 +17,15 @@ class StopState(enum.Enum):
     ``RUNNING`` → ``REQUESTED`` (a policy, the step or ``validate`` raised ``EarlyStopping``: the epoch finishes first)
     → ``STOPPED`` (decided at an epoch's end, by every rank together; a relaunch trains no further).
     ``RUNNING``/``REQUESTED`` → ``PREEMPTED`` (every rank agreed on a stop signal: the run saves its step and exits
-    with ``128 + signal``).
+    with ``128 + signal``) or ``PAUSED`` (``max_time`` is up: the run saves its step and returns; the same call
+    resumes it).
     """
 
     RUNNING = 'running'
     REQUESTED = 'requested'
     STOPPED = 'stopped'
     PREEMPTED = 'preempted'
+    PAUSED = 'paused'
 
 
 class Preempted(SystemExit):
@@ -34,6 +38,10 @@ class Preempted(SystemExit):
         super().__init__(128 + signum)
         self.signum = signum
         self.requeue = requeue
+
+
+class Paused(Exception):
+    """Training ended for now (``max_time`` is up) after saving its step; the same call resumes it."""
 
 
 class Stop:
@@ -57,6 +65,11 @@ class Stop:
     def preempted(self) -> bool:
         return self.state is StopState.PREEMPTED
 
+    @property
+    def ending(self) -> bool:
+        """The run ends after saving its step, to be resumed (preempted, or paused)."""
+        return self.state in (StopState.PREEMPTED, StopState.PAUSED)
+
     def request(self) -> None:
         """Something asked to stop: the epoch in progress finishes, then the ranks decide (`decide`)."""
         if self.state is StopState.RUNNING:
@@ -67,15 +80,31 @@ class Stop:
         if self.state in (StopState.RUNNING, StopState.REQUESTED):
             self.state = StopState.STOPPED if stop else StopState.RUNNING
 
+    def decide_together(self, trainer: L.Trainer, stop: bool) -> bool:
+        """At an epoch's start or end, every rank together: stop if any rank would (an unsynchronised stop
+        deadlocks DDP); Lightning ends the fit after the epoch. Returns the decision."""
+        stop = trainer.strategy.reduce_boolean_decision(bool(stop), all=False)
+        trainer.should_stop = stop
+        self.decide(stop)
+        return stop
+
     def preempt(self, signum: int, requeue: bool) -> None:
         """Every rank agreed on the stop signal ``signum``."""
         if self.state is not StopState.PREEMPTED:
             self._requested_before = self.requested
             self.state, self.signum, self.requeue = StopState.PREEMPTED, signum, requeue
 
-    def exit(self) -> Preempted:
-        """The exception that ends a preempted run (after its step was saved)."""
-        assert self.signum is not None, 'only a preempted run exits'
+    def pause(self) -> None:
+        """``max_time`` is up."""
+        if self.state in (StopState.RUNNING, StopState.REQUESTED):
+            self._requested_before = self.requested
+            self.state = StopState.PAUSED
+
+    def exit(self) -> Preempted | Paused:
+        """The exception that ends a preempted or paused run (after its step was saved)."""
+        if self.state is StopState.PAUSED:
+            return Paused('max_time is up')
+        assert self.signum is not None, 'only a preempted or paused run exits'
         return Preempted(self.signum, self.requeue)
 
     def describe(self) -> str:
@@ -86,7 +115,7 @@ class Stop:
     # ---- checkpoint state: a preemption is never saved (the relaunch goes on) ----
 
     def state_dict(self) -> dict[str, Any]:
-        requested = self.requested or (self.preempted and self._requested_before)
+        requested = self.requested or (self.ending and self._requested_before)
         return {'stop_requested': requested, 'stopped': self.stopped}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

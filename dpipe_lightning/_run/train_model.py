@@ -17,7 +17,7 @@ from .._model.torch_model import TorchModel
 from .._policies.base import ValuePolicy
 from .arguments import check_arguments
 from .config import RunConfig
-from .finished import is_finished, return_finished, say_finished
+from .finished import is_finished, return_finished, say_finished, warn_if_inside_a_later_epoch
 from .trainer import check_trainer_arguments, execute
 
 __all__ = ['train_model']
@@ -154,6 +154,8 @@ def _train(config: RunConfig, check_folders: Callable[[], Any]) -> History:
         checked = ResumedRun(config.model, config.policies, settings, config.accept_changed_settings)
         resume = choose_checkpoint(config.checkpoints, checked)
     finished = resume is not None and resume.checkpoint is not None and is_finished(config, resume.checkpoint)
+    if finished:
+        warn_if_inside_a_later_epoch(config, resume.checkpoint, resume.path)
     if finished and not launched_with_peers():  # the processes of several would first have to agree on it
         return return_finished(config, resume.checkpoint, resume.path)  # 2.
     loop = execute(config, resume, settings, check_folders=check_folders)  # 3.-13.

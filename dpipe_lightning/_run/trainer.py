@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import signal
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from .._lightning import keep_csv_rows_before
 from .._logs.epoch_logs import run_name
 from .._logs.progress_bar import PolicyProgressBar
 from .._logs.run_logs import RunLogs
+from .._quiet import quiet_lightning
 from .batching import steps_per_batch
 from .callbacks import LoopEnd, LoopStart
 from .config import RunConfig
@@ -32,6 +32,7 @@ from .loop import RunLoop
 from .policy_calls import overrides
 from .preemption import Preemption
 from .process_group import destroy_process_group_at_exit
+from .stop import Paused
 
 __all__ = ['build_trainer', 'execute']
 
@@ -56,7 +57,7 @@ def execute(
     """
     loop = _build_loop(config, resume, settings, check_folders)
     try:
-        with _quiet_lightning(), _interruptions_propagate(loop):
+        with quiet_lightning(), _interruptions_propagate(loop):
             trainer, own = build_trainer(config, loop, resume)  # before any thread or file
             model = config.model
             loop.view.steps_per_batch = steps_per_batch(trainer, model, config, own)
@@ -67,7 +68,10 @@ def execute(
             with loop.preemption.handling(trainer), warnings.catch_warnings():
                 if loop.view.steps_per_batch > 1:  # nothing logs per Lightning batch (_run/batching.py)
                     warnings.filterwarnings('ignore', _FEWER_BATCHES_THAN_LOG_INTERVAL, PossibleUserWarning)
-                trainer.fit(model, loop.view, ckpt_path=resume and resume.path, weights_only=True, **validation)
+                try:
+                    trainer.fit(model, loop.view, ckpt_path=resume and resume.path, weights_only=True, **validation)
+                except Paused:  # max_time is up: the step is saved, the same call resumes it
+                    pass
             if callable(getattr(model, 'move_to', None)):
                 model.move_to(trainer.strategy.root_device)  # Lightning leaves it on the CPU
     finally:
@@ -132,10 +136,12 @@ def build_trainer(
         if any(isinstance(plugin, CheckpointIO) for plugin in config.plugins):
             ours['plugins'] = []  # a user's own checkpoint IO is kept
     try:
-        return L.Trainer(**_combine(ours, given)), own
+        trainer = L.Trainer(**_combine(ours, given))
     except Exception as error:
         error.add_note(_culprits(ours, given, config.caller))
         raise
+    trainer.limit_val_batches = 0  # validation is validate() (fast_dev_run sets Lightning's validation loop on)
+    return trainer, own
 
 
 def check_trainer_arguments(config: RunConfig) -> None:
@@ -143,7 +149,8 @@ def check_trainer_arguments(config: RunConfig) -> None:
     Lightning's own error, with a note naming the argument(s) that cause it."""
     ours = dict(logger=False, enable_model_summary=False, callbacks=[], plugins=[])
     given = {**config.trainer_kwargs, 'callbacks': list(config.callbacks), 'plugins': list(config.plugins)}
-    with _quiet_lightning():
+    with quiet_lightning(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # the run's own Trainer gives Lightning's warnings
         try:
             L.Trainer(**{**ours, **given})
         except Exception as error:
@@ -221,26 +228,6 @@ def _culprits(ours: dict[str, Any], given: dict[str, Any], caller: str) -> str:
     else:
         return f'dpipe_lightning: {caller} could not set up the Lightning Trainer with its own settings (a bug).'
     return f'dpipe_lightning: the Lightning Trainer refuses {what} from the {caller} call; change or remove it.'
-
-
-@contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
-    """Hide Lightning's info lines (available devices, tips) and one deprecation warning Lightning triggers in torch.
-
-    Lightning's own warnings and errors still show.
-    """
-    loggers = [logging.getLogger(name) for name in ('lightning.pytorch', 'lightning.fabric')]
-    levels = [logger.level for logger in loggers]
-    for logger, level in zip(loggers, levels):
-        logger.setLevel(max(level, logging.WARNING))
-    try:
-        with warnings.catch_warnings():
-            # lightning 2.6 builds a torch pytree LeafSpec, deprecated in torch 2.13: not actionable for users
-            warnings.filterwarnings('ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated', FutureWarning)
-            yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -7,10 +7,7 @@ all of them in the order of the inputs.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import lightning as L
@@ -22,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, default_convert
 
 from .._checks import check_callable, check_int, reject
 from .._lightning import works_in_started_processes
+from .._quiet import quiet_lightning
 from .outcome import Outcome
 from .ranks import Ranks
 
@@ -109,7 +107,7 @@ def _predict_in_order(
         )
     callbacks = list(trainer_kwargs.pop('callbacks', None) or [])
     writer = _InOrder(count, split)
-    with _quiet_lightning():
+    with quiet_lightning((r'.*does not have many workers', UserWarning)):
         trainer = L.Trainer(**{**_TRAINER_DEFAULTS, **trainer_kwargs}, callbacks=[*callbacks, writer])
     if works_in_started_processes(trainer):
         raise ValueError(
@@ -119,27 +117,9 @@ def _predict_in_order(
         )
     if count == 0:
         return []
-    with _quiet_lightning():
+    with quiet_lightning((r'.*does not have many workers', UserWarning)):
         trainer.predict(model, loader, return_predictions=False)
     return writer.result
-
-
-@contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
-    """Without Lightning's info lines (devices, tips), its advice on the loader's workers (the helper's
-    ``num_workers`` sets them) and lightning 2.6's use of a torch deprecation; its other warnings still show."""
-    loggers = [logging.getLogger(name) for name in ('lightning.pytorch', 'lightning.fabric')]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(max(logger.level, logging.WARNING))
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings('ignore', r'.*does not have many workers', UserWarning)
-            warnings.filterwarnings('ignore', r'`isinstance\(treespec, LeafSpec\)` is deprecated', FutureWarning)
-            yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
 
 
 class _Loaded(Dataset):

@@ -47,9 +47,11 @@ def recording_model(make_model):
 
 
 def scalars(log_path):
+    """``{tag: [(step, value), ...]}`` by step (a resumed run's event files may be read in either order when both
+    were begun in the same second)."""
     events = EventAccumulator(str(log_path))
     events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()['scalars']}
+    return {tag: sorted((e.step, e.value) for e in events.Scalars(tag)) for tag in events.Tags()['scalars']}
 
 
 def parameters(model):
