@@ -6,7 +6,7 @@ import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._checks import callable_name, check_callable, check_choice, check_int, check_number, reject
 from .arguments import STATE_VERSION, check_state, resolve_batches_per_epoch
@@ -18,9 +18,6 @@ from .pipeline import LoadingPipeline
 from .processes import pickle_for_workers
 from .sources import check_rank, has_random_access, is_seekable
 from .stages import closing_callback, plan_stages
-
-if TYPE_CHECKING:
-    from lightning.pytorch.callbacks import Callback
 
 _WORKER_KINDS = ('thread', 'process')
 _instance_numbers = itertools.count()
@@ -67,15 +64,13 @@ class Infinite(BatchIter):
         number of workers, each making whole batches. Stateful random transformers (e.g. `random_apply` on a
         shared random state) are reproducible only with 1.
     workers
-        ``'thread'``: the workers are threads, for loaders and transformers that release the GIL (numpy, IO,
-        decoding). ``'process'``: each worker is a process started with ``spawn``, for pure-Python work;
-        the transformers, the combiner and a random-access source are pickled to them (``TypeError`` at
-        construction if they cannot be), the items of other sources are read here and sent over pipes, and
-        the batches come back pickled. A script that uses processes needs ``if __name__ == '__main__':``.
+        ``'thread'``: threads, for loaders and transformers that release the GIL (numpy, IO, decoding).
+        ``'process'``: processes started with ``spawn``, for pure-Python work; the transformers, the combiner and a
+        random-access source are pickled to them (``TypeError`` at construction if they cannot be); a script that
+        uses them needs ``if __name__ == '__main__':``.
     timeout
-        seconds the caller may wait for one batch (start-up included), or None (no limit): a batch that is
-        not ready in time raises `PipelineError` naming the worker and the item it is stuck on, instead of
-        waiting for a loader that hangs. The attribute of the same name may be changed at any time.
+        seconds the caller may wait for one batch (start-up included), or None (no limit): a batch that is not ready
+        in time raises `PipelineError` naming the worker and the item it is stuck on. The attribute may be changed.
 
     Notes
     -----
@@ -86,20 +81,17 @@ class Infinite(BatchIter):
     wherever its iterator is, i.e. the items loaded ahead are dropped.
 
     An exception in a loader, the source, a transformer or the combiner is raised from the iteration as
-    `PipelineError` naming the stage and the item (and the id, for a loader of `load_by_random_id`), chained to
-    the original exception, after the workers are stopped; from a worker process, the original traceback is
-    attached to that exception as a `RemoteTraceback` cause. A worker that dies is a `PipelineError` too, within
-    a fraction of a second, naming it and how it ended: a worker process that exits or is killed (e.g. ``killed by
-    SIGKILL`` by the out-of-memory killer), while starting or mid-epoch, or a thread ended by an exception that
-    escaped it. Ctrl+C interrupts the wait for a batch at any time, start-up included, and stops the workers;
-    worker processes also exit when this process ends (e.g. on SIGTERM).
+    `PipelineError` naming the stage and the item (and the id, for a loader of `load_by_random_id`), chained to the
+    original exception (from a worker process, with its traceback as a `RemoteTraceback` cause), after the workers
+    are stopped. A worker that dies (a process that exits or is killed, a thread ended by an escaped exception) is a
+    `PipelineError` too, within a fraction of a second, naming it and how it ended. Ctrl+C interrupts the wait for a
+    batch at any time and stops the workers; worker processes also exit when this process ends.
 
-    No wait is without an end. Worker processes ignore SIGINT, SIGTERM, SIGUSR1 and SIGUSR2, so that a signal to
-    the whole process group reaches this process alone: it decides when to stop the workers (`close`). A signal
-    handler that calls `interrupt_waits` makes the wait for a batch raise `WaitInterrupted` within a fraction of a
-    second, consuming nothing (`state_dict` stays that of the last batch delivered, the workers go on). `close`
-    waits 2 seconds at most for the worker threads: one stuck in a loader is abandoned (a daemon thread) with a
-    ``RuntimeWarning`` naming it and its item.
+    No wait is without an end. Worker processes ignore SIGINT, SIGTERM, SIGUSR1 and SIGUSR2: a signal to the whole
+    process group reaches this process alone, which stops them (`close`). A signal handler that calls
+    `interrupt_waits` makes the wait for a batch raise `WaitInterrupted` within a fraction of a second, consuming
+    nothing. `close` waits 2 seconds at most for the worker threads: one stuck in a loader is abandoned (a daemon
+    thread) with a ``RuntimeWarning`` naming it and its item. See docs/batch_iter_failures.md.
     """
 
     def __init__(
@@ -173,10 +165,7 @@ class Infinite(BatchIter):
             names.append((f'the source {self.source!r}', self.source))
         return pickle_for_workers(self._job(), names)
 
-    @property
-    def closing_callback(self) -> Callback:
-        """A Lightning callback that closes this iterator when the Trainer tears down or fails (deep_pipe 0.2.5)."""
-        return closing_callback(self)
+    closing_callback = property(closing_callback, doc='A Lightning callback closing this iterator (deep_pipe 0.2.5).')
 
     @property
     def running(self) -> bool:

@@ -181,14 +181,18 @@ def choose_execution(
     trainer: L.Trainer,
     *,
     direct: bool = False,
+    update: bool = True,
     accumulate_grad_batches: int = 1,
     gradient_clip_val: float | None = None,
     gradient_clip_algorithm: str | None = None,
     skip_nonfinite: bool = False,
     window: Callable[[], tuple[int, bool]] | None = None,
 ) -> StepExecution:
-    """The execution of a run's steps: `DirectExecution` where its Lightning batches carry several steps (``direct``),
-    else `LightningExecution` with the run's settings."""
+    """The execution of a run's steps: `NoUpdateExecution` for a pass that only computes (``update=False``),
+    `DirectExecution` where the run's Lightning batches carry several steps (``direct``), else `LightningExecution`
+    with the run's settings."""
+    if not update:
+        return NoUpdateExecution()
     if direct:
         return DirectExecution(trainer)
     return LightningExecution(

@@ -39,7 +39,7 @@ from .._logs.history import History
 from .._logs.metric_state import progress_values, publish_scalars
 from .._logs.progress_bar import PolicyProgressBar
 from .._logs.run_logs import RunLogs
-from .._model.execution import NoUpdateExecution, StepExecution, choose_execution
+from .._model.execution import StepExecution, choose_execution
 from .._model.steps import as_tuple, call_step
 from .._policies.base import EarlyStopping
 from .._validation.calling import call_validate
@@ -144,7 +144,7 @@ class RunLoop(LoopState):
         epoch = self.config.first_epoch + trainer.current_epoch
         self.extra_epoch = self._max_epochs not in (None, -1) and trainer.current_epoch >= self._max_epochs
         if self.extra_epoch:  # a pass a callback added (SWA's BatchNorm statistics): forward passes, no update
-            self.execution = NoUpdateExecution()
+            self.execution = choose_execution(trainer, update=False)
             return
         if self.stop.decide_together(trainer, self.policies.epoch_started(epoch)):
             return  # a policy stopped training: this epoch does not run
