@@ -16,9 +16,10 @@ from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, optimizer_to_dev
 from .conversion import load_model_state, save_model_state, sequence_to_var, to_np
 from .execution import LightningExecution, PlainExecution, StepExecution
 from .interface import Model
+from .own_trainer import check_schedulers, step_schedulers, train_in_own_trainer
 from .run_link import TrainingRun, training_run_of
 from .step_audit import StepAudit
-from .steps import as_tuple, call_step, model_expectation, to_device
+from .steps import as_tuple, model_expectation, to_device
 
 __all__ = ['TorchModel']
 
@@ -55,7 +56,8 @@ class TorchModel(L.LightningModule):
     It is a complete LightningModule for a plain ``Trainer`` too: ``forward`` gives the logits, ``training_step``
     takes ``(inputs..., target)`` batches (the optimizer keeps its own learning rate) and logs ``train/loss`` per
     step and per epoch, ``validation_step`` and ``test_step`` log ``val/loss`` and ``test/loss``, ``predict_step``
-    gives ``logits2pred(logits)``.
+    gives ``logits2pred(logits)``; the Trainer's learning-rate schedulers (``configure_optimizers``, Lightning's
+    ``Tuner.lr_find``) step as Lightning steps them for an automatically optimized module.
     """
 
     def __init__(
@@ -170,6 +172,15 @@ class TorchModel(L.LightningModule):
         if not self.model_core.training:
             self.model_core.train()
 
+    def on_train_start(self) -> None:
+        """The Trainer's learning-rate schedulers are ones the model can step (none in a ``train_model`` run)."""
+        check_schedulers(self, in_run=training_run_of(self.trainer) is not None)
+
+    def on_train_epoch_end(self) -> None:
+        """In your own ``Trainer``: the schedulers of interval ``'epoch'`` step (before a ``ModelCheckpoint`` saves)."""
+        if training_run_of(self.trainer) is None:
+            step_schedulers(self, 'epoch', self.current_epoch + 1)
+
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Numpy arrays become tensors on ``device`` (no dtype cast), then the precision plugin converts them as it
         converts any LightningModule's inputs (e.g. to bfloat16 under ``precision='bf16-true'``)."""
@@ -186,20 +197,12 @@ class TorchModel(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         """In a ``train_model`` run: every real step the batch carries, as the run's loop says (policies, the step,
-        its loss, ...). In a plain ``Trainer``: ``do_train_step(*batch, lr=None)`` (the optimizer keeps its own
-        learning rate), its loss logged as ``train/loss`` per step and per epoch."""
+        its loss, ...). In your own ``Trainer``: ``do_train_step(*batch, lr=None)`` (the optimizer keeps its own
+        learning rate, which the Trainer's schedulers set), its loss logged as ``train/loss`` per step and per epoch,
+        then the schedulers of interval ``'step'`` (``_model/own_trainer.py``)."""
         self._execution()  # links the model to the Trainer's run
         run = self._link[1]
-        if run is not None:
-            return run.train_batch(self, batch)
-        batch = as_tuple(batch)
-        outcome = call_step(self.run_one_step, batch, {'lr': None}, self.step_name, self.current_epoch,
-                            self.step_expectation)  # fmt: skip
-        if outcome.stop:
-            self.trainer.should_stop = True
-        elif outcome.loss is not None:
-            self.log('train/loss', outcome.loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=_size(batch))
-        return outcome.loss
+        return train_in_own_trainer(self, batch, batch_idx) if run is None else run.train_batch(self, batch)
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         """``logits2pred(model_core(*inputs))`` for a batch of inputs only (no target), as a tensor."""
@@ -266,11 +269,6 @@ class TorchModel(L.LightningModule):
             self.__dict__.setdefault('_early_attributes', []).append(name)
         else:
             super().__setattr__(name, value)
-
-
-def _size(batch: tuple[Any, ...]) -> int:
-    """The batch size: the length of the target (the last element)."""
-    return len(batch[-1]) if hasattr(batch[-1], '__len__') else 1
 
 
 def _check_arguments(model_core: Any, logits2pred: Any, logits2loss: Any, optimize: Any, cuda: Any) -> None:

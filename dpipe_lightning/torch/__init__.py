@@ -1,10 +1,13 @@
 """deep_pipe's PyTorch interface: :class:`TorchModel`, :func:`train_model`, the train and inference steps, the
 losses and the conversion helpers (every release's ``dpipe.torch``); :func:`predict_ids` and
-:func:`predict_batches` predict on every device of a Lightning ``Trainer``."""
+:func:`predict_batches` predict on every device of a Lightning ``Trainer``; :func:`lr_find` is a learning-rate range
+test of a ``train_model`` run."""
 
 from .._logs.history import History
 from .._model.interface import Model
 from .._model.torch_model import TorchModel
+from .._run.lr_curve import LRFinderResult
+from .._run.lr_finder import lr_find
 from .._run.train_model import train_model
 from .._validation.prediction import predict_batches, predict_ids
 from .functional import (
@@ -48,6 +51,7 @@ from .model import (
 
 __all__ = [
     'History',
+    'LRFinderResult',
     'Model',
     'PathLike',
     'TorchModel',
@@ -65,6 +69,7 @@ __all__ = [
     'is_on_cuda',
     'linear_focal_loss_with_logits',
     'load_model_state',
+    'lr_find',
     'masked_loss',
     'moveaxis',
     'multi_inference_step',
