@@ -16,8 +16,9 @@ from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, optimizer_to_dev
 from .conversion import load_model_state, save_model_state, sequence_to_var, to_np
 from .execution import LightningExecution, PlainExecution, StepExecution
 from .interface import Model
-from .own_trainer import check_schedulers, step_schedulers, train_in_own_trainer
+from .own_trainer import train_in_own_trainer
 from .run_link import TrainingRun, training_run_of
+from .schedulers import check_schedulers, step_schedulers
 from .step_audit import StepAudit
 from .steps import as_tuple, model_expectation, to_device
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import BatchSizeFinder, Callback, LearningRateFinder
 from lightning.pytorch.loggers import Logger
 
 from .._checks import check_bool, check_callable, check_choice, check_int, check_number, plain_signature, reject
@@ -144,6 +144,9 @@ def check_callbacks(callbacks: Any, checkpoints: Path | None) -> list[Callback]:
     for index, callback in enumerate(callbacks):
         if not isinstance(callback, Callback):
             reject(TypeError, f'callbacks[{index}]', 'a lightning.pytorch.callbacks.Callback', callback)
+        if isinstance(callback, LearningRateFinder | BatchSizeFinder):
+            reject(ValueError, f'callbacks[{index}]', 'no tuner callback (it would train on the run\'s batch stream; '
+                   'use dpipe_lightning.torch.lr_find for the learning rate)', callback)  # fmt: skip
         if checkpoints is not None and _same_folder(getattr(callback, 'dirpath', None), checkpoints):
             reject(ValueError, f'callbacks[{index}].dirpath', 'another folder than checkpoints_path', callback.dirpath,
                    ": the run's resume checkpoints and rotation own that folder")  # fmt: skip

@@ -40,6 +40,7 @@ from .._logs.metric_state import progress_values, publish_scalars
 from .._logs.progress_bar import PolicyProgressBar
 from .._logs.run_logs import RunLogs
 from .._model.execution import StepExecution, choose_execution
+from .._model.schedulers import scheduled, step_schedulers
 from .._model.steps import as_tuple, call_step
 from .._policies.base import EarlyStopping
 from .._validation.calling import call_validate
@@ -51,7 +52,6 @@ from .policy_calls import PolicyCalls
 from .preemption import Preemption
 from .progress import Progress
 from .report import report_paused
-from .schedulers import scheduled, step_schedulers
 from .stop import Paused, Preempted, Stop
 from .time_limit import TimeLimit
 
@@ -210,7 +210,7 @@ class RunLoop(LoopState):
     def finish_step(self, trainer: L.Trainer) -> None:
         """After a real step: the ranks agree on stop signals, a checkpoint if due, the progress display."""
         self.step_pending = False
-        step_schedulers(trainer, 'step', self.progress.steps)
+        step_schedulers(self._module, 'step', self.progress.steps_in_epoch)
         agreed = self.preemption.agree(trainer, self.progress.steps)
         if agreed is not None:
             self.stop.preempt(*agreed)
@@ -237,7 +237,7 @@ class RunLoop(LoopState):
                 publish_scalars(trainer, module, self.history.last())
             return
         epoch = self.progress.epoch
-        step_schedulers(trainer, 'epoch', epoch + 1)
+        step_schedulers(self._module, 'epoch', epoch + 1)
         train_losses = epoch_losses(trainer, self.progress.losses)
         self.losses.check_epoch(train_losses)  # before anything is logged or saved
         self.progress.finish_epoch()

@@ -173,3 +173,15 @@ def test_a_profiler_prints_its_report(make_model, make_batch_iter, blobs, caplog
     train_model(make_model(), batches(make_batch_iter, blobs), n_epochs=1, lr=1e-3, profiler='simple',
                 enable_progress_bar=False)  # fmt: skip
     assert 'FIT Profiler Report' in caplog.text
+
+
+@pytest.mark.parametrize('tuner', ['LearningRateFinder', 'BatchSizeFinder'])
+def test_a_tuner_callback_is_refused_before_any_work_pointing_to_lr_find(
+    make_model, make_batch_iter, blobs, tmp_path, tuner
+):
+    from lightning.pytorch import callbacks
+
+    with pytest.raises(ValueError, match=r'callbacks\[0\] must be no tuner callback.*lr_find'):
+        train_model(make_model(), batches(make_batch_iter, blobs), n_epochs=1, lr=1e-3, checkpoints_path=tmp_path,
+                    callbacks=[getattr(callbacks, tuner)()])  # fmt: skip
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
