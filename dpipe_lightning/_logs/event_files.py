@@ -35,6 +35,8 @@ EVENT_FILE_MARK = 'tfevents'
 REWRITE_PREFIX = '.dpipe-rewrite-'
 #: a record's frame around its data: its length (8 bytes) and two checksums (4 bytes each)
 RECORD_FRAME = 16
+#: the size of a file whose records are held in memory while it is read, so a rewrite does not read it again
+HELD_BYTES = 64 * 2**20
 _file_numbers = itertools.count()
 
 
@@ -59,8 +61,12 @@ def remove_points(folder: str | os.PathLike, first_removed: Callable[[str], int]
     rewritten = []
     for path in event_files(folder):
         size, removes = 0, False
-        for record in RawEventFileLoader(str(path)).Load():  # a first pass: files may be large (images)
+        held: list[bytes] | None = []  # the records, while they are small enough to hold (images are large)
+        for record in RawEventFileLoader(str(path)).Load():
             size += len(record) + RECORD_FRAME
+            if held is not None:
+                held.append(record)
+                held = None if size > HELD_BYTES else held
             event = Event.FromString(record)
             removes = removes or len(_kept_values(event, first_removed)) < len(event.summary.value)
         if not _read_to_the_end(path, size):
@@ -70,7 +76,8 @@ def remove_points(folder: str | os.PathLike, first_removed: Callable[[str], int]
                 stacklevel=4,
             )
         elif removes or os.path.getsize(path) != size:  # a last record cut short goes too
-            _replace(path, _kept_records(path, first_removed))
+            records = held if held is not None else RawEventFileLoader(str(path)).Load()
+            _replace(path, _kept_records(records, first_removed))
             rewritten.append(path)
     return rewritten
 
@@ -79,8 +86,8 @@ def _kept_values(event: Event, first_removed: Callable[[str], int]) -> list[Summ
     return [value for value in event.summary.value if event.step < first_removed(value.tag)]
 
 
-def _kept_records(path: Path, first_removed: Callable[[str], int]) -> Iterator[bytes]:
-    for record in RawEventFileLoader(str(path)).Load():
+def _kept_records(records: Iterable[bytes], first_removed: Callable[[str], int]) -> Iterator[bytes]:
+    for record in records:
         event = Event.FromString(record)
         kept = _kept_values(event, first_removed)
         if len(kept) == len(event.summary.value):

@@ -11,6 +11,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 
+from dpipe_lightning._logs import event_files as event_files_module
 from dpipe_lightning._logs.event_files import EpochEventFile, event_files, name_new_files_last, remove_points
 
 
@@ -36,7 +37,12 @@ def histogram_steps(folder):
     return [e.step for e in events.Histograms('h')]
 
 
-def test_remove_points_removes_each_tags_points_from_its_first_step_and_keeps_the_rest(tmp_path, raw, accumulated):
+@pytest.mark.parametrize('held', [True, False], ids=['held in memory', 'read again'])
+def test_remove_points_removes_each_tags_points_from_its_first_step_and_keeps_the_rest(
+    tmp_path, raw, accumulated, monkeypatch, held
+):
+    if not held:  # a file too large to hold while it is read
+        monkeypatch.setattr(event_files_module, 'HELD_BYTES', 100)
     first = write(tmp_path, [('epoch/x', s) for s in range(4)] + [('step/y', s) for s in range(20)])
     second = write(tmp_path, [('step/y', s) for s in range(20, 25)] + [('h', 3), ('h', 20), ('h', 22)])
     untouched = write(tmp_path, [('epoch/x', 1)])  # nothing at or after its tag's first removed step
