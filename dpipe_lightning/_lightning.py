@@ -20,17 +20,18 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.environments import ClusterEnvironment
 from lightning.fabric.utilities.optimizer import _optimizer_to_device
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
 
 __all__ = [
     'HOOK_NAME_ATTRIBUTE',
     'attached_trainer',
     'cluster_environment',
-    'keep_csv_rows_before',
+    'keep_csv_rows',
     'kill_launched_processes',
     'optimizer_to_device',
     'replace_step_sigterm_broadcast',
+    'restart_tensorboard_at',
     'restore_from',
     'resume_after_batches',
     'skip_signal_registration',
@@ -171,31 +172,41 @@ def works_in_started_processes(trainer: L.Trainer) -> bool:
     return isinstance(trainer.strategy.launcher, _MultiProcessingLauncher)
 
 
-#: the tags a run logs once per epoch (x axis: the epoch); every other series is per step (x axis: the step)
-EPOCH_TAG_PREFIXES = ('train/', 'policies/', 'val/')
+def restart_tensorboard_at(logger: TensorBoardLogger, step: int) -> None:
+    """Make the next event file of ``logger`` start with TensorBoard's purge at ``step`` (a ``SessionLog.START``
+    event: a reader drops the points from ``step`` on that it read before); a file it is writing is closed first.
+
+    Lightning's ``TensorBoardLogger`` creates its ``SummaryWriter`` at its first use, with the keyword arguments it
+    was given (its private ``_kwargs``; ``purge_step`` is one); a logger used before already has its writer (its
+    private ``_experiment``): that one is closed, and torch's writer starts its next file with the event.
+    """
+    writer = logger._experiment
+    if writer is None:
+        logger._kwargs['purge_step'] = step
+        return
+    writer.close()
+    writer.purge_step = step
 
 
-def keep_csv_rows_before(logger: CSVLogger, epochs: int, steps: int) -> None:
-    """On resume, keep the rows ``logger`` wrote before the checkpoint (``epochs`` epochs, ``steps`` steps done).
+def keep_csv_rows(logger: CSVLogger, keep: Callable[[dict[str, Any]], bool]) -> None:
+    """Keep only the rows of ``logger``'s ``metrics.csv`` for which ``keep(row)`` is true (``row``: a row's non-empty
+    cells, text as read from the file), those it has not saved yet included, and save them at once.
 
     Lightning's CSV writer deletes the ``metrics.csv`` of its folder when it is created, as for a fresh run, and
-    only appends what it is given afterwards. This reads the file first and hands the new writer (its private
-    ``metrics`` list) the rows from before the checkpoint, which it then saves with the run's next rows.
+    appends what it is given (its private ``metrics`` list, emptied by ``save``) under its private ``metrics_keys``
+    header. A writer created before (a logger used before) keeps the file: it is deleted here, and its rows written
+    anew.
     """
     path = os.path.join(logger.log_dir, 'metrics.csv')
-    if not os.path.isfile(path):
-        return
-    with open(path, newline='') as file:
-        rows = [{key: float(value) for key, value in row.items() if value != ''} for row in csv.DictReader(file)]
-    kept = []
-    for row in rows:
-        step = row.pop('step', None)
-        if step is None:
-            continue
-        per_epoch = any(key.startswith(EPOCH_TAG_PREFIXES) for key in row)
-        if step < (epochs if per_epoch else steps):
-            kept.append({**row, 'step': int(step)})
+    rows = []
+    if os.path.isfile(path):
+        with open(path, newline='') as file:
+            rows = [{key: text for key, text in row.items() if text not in ('', None)} for row in csv.DictReader(file)]
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # its warning that earlier rows will be lost: they are kept here
-        writer = logger.experiment  # created now: it deletes the file
-    writer.metrics = kept + writer.metrics
+        warnings.simplefilter('ignore')  # a new writer's warning that earlier rows will be lost: they are kept here
+        writer = logger.experiment  # a new one deletes the file
+    kept = [row for row in [*rows, *writer.metrics] if keep(row)]
+    if os.path.isfile(path):
+        os.remove(path)
+    writer.metrics, writer.metrics_keys = kept, []
+    writer.save()

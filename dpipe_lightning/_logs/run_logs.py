@@ -9,6 +9,7 @@ import lightning as L
 from lightning.pytorch.loggers import Logger
 
 from .epoch_logs import log_epoch, naming_the_log_folder
+from .event_files import EpochEventFile
 from .scalars import flatten_scalars, numeric
 
 __all__ = ['RunLogs']
@@ -24,11 +25,20 @@ class RunLogs:
     step_loggers
         where the values of step-level value policies go at every step, as ``step/policies/<name>`` (step = the
         step counted over the whole run).
+    epoch_files
+        the per-epoch scalars of some of ``epoch_loggers`` go to an event file of their own instead (a Lightning
+        ``TensorBoardLogger``'s: its folder holds Lightning's x axis, the step; see ``_logs/run_loggers.py``).
     """
 
-    def __init__(self, epoch_loggers: Sequence[Logger] = (), step_loggers: Sequence[Logger] = ()) -> None:
+    def __init__(
+        self,
+        epoch_loggers: Sequence[Logger] = (),
+        step_loggers: Sequence[Logger] = (),
+        epoch_files: Mapping[Logger, EpochEventFile] | None = None,
+    ) -> None:
         self.epoch_loggers = list(epoch_loggers)
         self.step_loggers = list(step_loggers)
+        self.epoch_files = dict(epoch_files or {})
 
     def log_step_values(self, trainer: L.Trainer, step: int, values: Mapping[str, Any]) -> None:
         """The values a step used (numbers only), at x = ``step``."""
@@ -49,8 +59,14 @@ class RunLogs:
         metrics: Mapping[str, Any] | None,
     ) -> None:
         """An epoch's scalars at x = ``epoch``; every logger is flushed, so the epoch shows now."""
-        log_epoch(trainer, self.epoch_loggers, epoch, scalars, train_losses, values, metrics)
+        direct = [logger for logger in self.epoch_loggers if logger not in self.epoch_files]
+        log_epoch(trainer, direct, epoch, scalars, train_losses, values, metrics)
+        if trainer.is_global_zero:
+            for logger in self.epoch_loggers:
+                if logger in self.epoch_files:
+                    with naming_the_log_folder(logger, trainer):  # its folder holds the file's
+                        self.epoch_files[logger].write(scalars, epoch)
         for logger in self.step_loggers:
-            if logger not in self.epoch_loggers:
+            if logger not in direct:
                 with naming_the_log_folder(logger, trainer):
                     logger.save()

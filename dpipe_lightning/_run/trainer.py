@@ -13,16 +13,14 @@ import lightning as L
 from lightning.fabric.plugins import CheckpointIO
 from lightning.fabric.utilities.warnings import PossibleUserWarning
 from lightning.pytorch.callbacks import Callback, ProgressBar
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .._checkpoints.files import AtomicCheckpointIO, finished_epochs, finished_steps
 from .._checkpoints.rank_agreement import ResumeChoice
 from .._checkpoints.saver import CheckpointSaver
 from .._data.interrupts import WaitInterrupted
-from .._lightning import keep_csv_rows_before
-from .._logs.epoch_logs import run_name
 from .._logs.progress_bar import PolicyProgressBar
+from .._logs.run_loggers import ResumePoint, run_logs
 from .._logs.run_logs import RunLogs
 from .._quiet import quiet_lightning
 from .batching import steps_per_batch
@@ -87,7 +85,7 @@ def _build_loop(
     check_folders: Callable[[], Any] | None,
 ) -> RunLoop:
     checkpoint = resume.checkpoint if resume else None
-    epoch_loggers, step_loggers = _loggers(config, checkpoint)
+    logs = _loggers(config, checkpoint)
     saver = None
     if config.checkpoints is not None:
         saver = CheckpointSaver(config.checkpoints, config.checkpoint_every_n_steps, config.checkpoint_every_n_seconds,
@@ -95,7 +93,7 @@ def _build_loop(
     shows_progress = config.progress_bar and not any(isinstance(c, ProgressBar) for c in config.callbacks)
     return RunLoop(
         config,
-        logs=RunLogs(epoch_loggers, step_loggers),
+        logs=logs,
         display=PolicyProgressBar(live_chart=config.live_chart) if shows_progress else None,
         saver=saver,
         preemption=Preemption(config.signal_check_steps, config.signal_check_seconds),
@@ -180,33 +178,12 @@ def _callbacks(loop: RunLoop) -> list[Callback]:
     return own
 
 
-def _loggers(config: RunConfig, checkpoint: dict[str, Any] | None) -> tuple[list[Logger], list[Logger]]:
-    """The per-epoch loggers and, for step-level value policies, the per-step ones.
-
-    A folder gets TensorBoard: the epochs' event files in it, the steps' in ``steps`` (each purges what was logged
-    after the checkpoint on resume, so readers see every epoch and step once). The user's loggers get both, the
-    per-step series under their own tags (``step/...``); resuming keeps what a ``CSVLogger`` logged before the
-    checkpoint.
-    """
-    log_path = config.log_path
+def _loggers(config: RunConfig, checkpoint: dict[str, Any] | None) -> RunLogs:
+    """The run's loggers (`run_logs`): per epoch, and per step for step-level value policies; on resume, what they
+    hold from after the checkpoint is removed (or a logger that cannot remove it is named in a warning)."""
     has_step_values = any(overrides(p, 'train_step_started') for p in config.value_policies.values())
-    epochs, steps = (finished_epochs(checkpoint), finished_steps(checkpoint)) if checkpoint else (None, None)
-    if log_path is None:
-        return [], []
-    if isinstance(log_path, tuple):
-        if checkpoint is not None:
-            for logger in log_path:
-                if isinstance(logger, CSVLogger):
-                    keep_csv_rows_before(logger, epochs, steps)
-        return list(log_path), list(log_path) if has_step_values else []
-    tensorboard = dict(**run_name(log_path), default_hp_metric=False)  # the run named after the folder
-    epoch_logger = TensorBoardLogger(version='', **tensorboard, **_purge(epochs))
-    step_loggers = [TensorBoardLogger(version='steps', **tensorboard, **_purge(steps))] if has_step_values else []
-    return [epoch_logger], step_loggers
-
-
-def _purge(step: int | None) -> dict[str, int]:
-    return {} if step is None else {'purge_step': step}
+    resumed = ResumePoint(finished_epochs(checkpoint), finished_steps(checkpoint)) if checkpoint else None
+    return run_logs(config.log_path, has_step_values, resumed)
 
 
 def _combine(ours: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

@@ -51,9 +51,13 @@ def train(make_model, make_batch_iter, blobs, folder: Path, batched: bool, monke
 
 
 def tensorboard(folder: Path) -> dict[str, list[tuple[int, float]]]:
-    events = EventAccumulator(str(folder / 'tb'))
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()['scalars']}
+    """The TensorBoardLogger's series: Lightning's x axis in its folder, the run's per-epoch tags in ``epochs``."""
+    series = {}
+    for run in (folder / 'tb', folder / 'tb' / 'epochs'):
+        events = EventAccumulator(str(run))
+        events.Reload()
+        series.update({tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()['scalars']})
+    return series
 
 
 def csv_rows(folder: Path) -> list[dict[str, str]]:

@@ -26,9 +26,13 @@ def csv_series(folder) -> dict[str, list[tuple[int, float]]]:
 
 
 def tensorboard_series(folder) -> dict[str, list[tuple[int, float]]]:
-    events = EventAccumulator(str(folder))
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()['scalars']}
+    """A TensorBoardLogger's series: Lightning's x axis (the step) in its folder, the run's epochs in ``epochs``."""
+    series = {}
+    for run in (folder, folder / 'epochs'):
+        events = EventAccumulator(str(run))
+        events.Reload()
+        series.update({tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()['scalars']})
+    return series
 
 
 def loggers(folder):
