@@ -1,8 +1,9 @@
 """The one doorway to Lightning's private machinery: every use of a private Lightning name is here.
 
 Everything else in the package uses Lightning's public API only. Each function says why it needs what it touches;
-``tests/test_lightning_doorway.py`` exercises each one against the installed Lightning, so that an upgrade that
-changes any of them fails loudly there. The supported Lightning versions are bounded in ``setup.cfg``.
+``tests/test_lightning_doorway.py`` and ``tests/logs/test_lightning_doorway_loggers.py`` exercise each one against the
+installed Lightning, so that an upgrade that changes any of them fails loudly there. The supported Lightning versions
+are bounded in ``setup.cfg``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     'HOOK_NAME_ATTRIBUTE',
     'attached_trainer',
     'cluster_environment',
+    'count_optimizer_step',
     'keep_csv_rows',
     'kill_launched_processes',
     'optimizer_to_device',

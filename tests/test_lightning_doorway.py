@@ -3,7 +3,6 @@ module of the package touches anything private of Lightning."""
 
 from __future__ import annotations
 
-import csv
 import inspect
 import re
 import signal
@@ -16,9 +15,7 @@ import pytest
 import torch
 from lightning.fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.loops.training_epoch_loop import _TrainingEpochLoop
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -28,17 +25,14 @@ from dpipe_lightning._lightning import (
     attached_trainer,
     cluster_environment,
     count_optimizer_step,
-    keep_csv_rows,
     kill_launched_processes,
     optimizer_to_device,
     replace_step_sigterm_broadcast,
-    restart_tensorboard_at,
     restore_from,
     resume_after_batches,
     skip_signal_registration,
     works_in_started_processes,
 )
-from dpipe_lightning._logs.event_files import name_new_files_last
 
 PACKAGE = Path(_lightning.__file__).parent
 
@@ -118,69 +112,6 @@ def test_kill_launched_processes_signals_the_processes_the_ddp_launcher_started(
 
 def test_kill_launched_processes_is_harmless_without_a_launcher():
     kill_launched_processes(L.Trainer(logger=False, enable_progress_bar=False), signal.SIGTERM)
-
-
-def csv_rows(folder):
-    with open(folder / 'metrics.csv', newline='') as file:
-        return [{k: v for k, v in row.items() if v} for row in csv.DictReader(file)]
-
-
-def test_a_new_csv_writer_deletes_the_old_file_and_keep_csv_rows_keeps_the_rows_chosen(tmp_path):
-    first = CSVLogger(tmp_path, name='', version='')
-    for step, loss, lr in [(0, 1.0, 0.1), (1, 0.5, 0.2), (2, 0.25, 0.3)]:
-        first.log_metrics({'train/loss': loss}, step=step)
-        first.log_metrics({'lr': lr}, step=step)
-    first.save()
-    written = (tmp_path / 'metrics.csv').read_text()
-    with pytest.warns(UserWarning, match='will be deleted'):  # Lightning's own behaviour, which the doorway undoes
-        assert CSVLogger(tmp_path, name='', version='').experiment.metrics == []
-    assert not (tmp_path / 'metrics.csv').exists()
-
-    (tmp_path / 'metrics.csv').write_text(written)
-    resumed = CSVLogger(tmp_path, name='', version='')  # a new process: its writer is created by the doorway
-    keep_csv_rows(resumed, lambda row: int(row['step']) < (1 if 'train/loss' in row else 2))
-    assert csv_rows(tmp_path) == [  # saved at once, the text of the kept cells as it was
-        {'step': '0', 'train/loss': '1.0'},
-        {'step': '0', 'lr': '0.1'},
-        {'step': '1', 'lr': '0.2'},
-    ]
-    resumed.log_metrics({'train/loss': 0.125}, step=1)
-    resumed.save()
-    assert csv_rows(tmp_path)[-1] == {'step': '1', 'train/loss': '0.125'}
-
-
-def test_keep_csv_rows_on_a_logger_used_before_writes_each_row_once(tmp_path):
-    logger = CSVLogger(tmp_path, name='', version='')
-    logger.log_metrics({'lr': 0.1}, step=0)
-    logger.save()
-    logger.log_metrics({'lr': 0.2}, step=1)  # not saved yet
-    logger.log_metrics({'gone': 0.3}, step=2)
-    keep_csv_rows(logger, lambda row: int(row['step']) < 2)  # its writer kept the file; its header had 'gone'
-    assert csv_rows(tmp_path) == [{'step': '0', 'lr': '0.1'}, {'step': '1', 'lr': '0.2'}]
-    assert (tmp_path / 'metrics.csv').read_text().splitlines()[0] == 'lr,step'
-
-
-@pytest.mark.parametrize('used_before', [False, True])
-def test_restart_tensorboard_at_starts_the_loggers_next_file_with_tensorboards_purge(tmp_path, used_before):
-    logger = TensorBoardLogger(tmp_path, name='', version='')
-    for step in range(5):
-        logger.log_metrics({'x': float(step)}, step=step)
-    logger.finalize('failed')  # Lightning closes its loggers when a fit fails
-    if used_before:
-        writer = logger.experiment
-        writer.add_scalar('x', 5.0, 5)  # a writer left open: closed by the doorway
-    else:
-        logger = TensorBoardLogger(tmp_path, name='', version='')  # a new process
-    name_new_files_last(tmp_path)  # files are read in the order of their names: the second they were made first
-    restart_tensorboard_at(logger, 3)
-    for step in range(3, 5):
-        logger.log_metrics({'x': float(step)}, step=step)
-    logger.finalize('success')
-    events = EventAccumulator(str(tmp_path))
-    events.Reload()
-    assert [e.step for e in events.Scalars('x')] == [0, 1, 2, 3, 4]
-    assert len(list(tmp_path.glob('*tfevents*'))) == 2 + used_before
-    assert not used_before or logger.experiment is writer  # the same writer, which a user may hold
 
 
 def test_cluster_environment_is_slurm_under_slurm_also_on_one_device(monkeypatch):
