@@ -23,6 +23,8 @@ __all__ = [
     'as_tuple',
     'call_step',
     'failed_step_note',
+    'host_loss',
+    'loss_names',
     'model_expectation',
     'to_device',
 ]
@@ -34,23 +36,52 @@ def as_tuple(batch: Any) -> tuple[Any, ...]:
 
 
 def as_loss(value: Any, where: str) -> torch.Tensor | None:
-    """What the step ``where`` returned, as the loss tensor Lightning expects (deep_pipe's steps returned numbers).
+    """What the step ``where`` returned, as the loss tensor the run records (deep_pipe's steps returned numbers).
 
-    A tensor is kept as it is (no device sync); a Python or numpy number, a numpy array, or a dict with a
-    ``'loss'`` becomes a tensor; ``None`` means no loss to record.
+    A tensor is kept as it is (no device sync); a Python or numpy number or a numpy array becomes a tensor; a tuple
+    or list of losses (0.0.7's ``sequence_to_np(loss, l1, l2)``) becomes the vector of them, and so does a dict of
+    losses (0.5's ``train_step(loss_key=...)``), in its keys' order (`loss_names` gives the keys); ``None`` means no
+    loss to record.
     """
     if value is None or isinstance(value, torch.Tensor):
         return value
-    if isinstance(value, Mapping) and 'loss' in value:
-        return as_loss(value['loss'], where)
-    if isinstance(value, np.ndarray | np.generic | Real) and not isinstance(value, bool | np.bool_):
-        return torch.as_tensor(np.asarray(value))
+    if isinstance(value, Mapping | tuple | list) and value:
+        items = list(value.values()) if isinstance(value, Mapping) else list(value)
+        if all(_is_loss(item) for item in items):
+            tensors = [item.detach() if isinstance(item, torch.Tensor) else _number(item) for item in items]
+            device = next((t.device for t in tensors if t.device.type != 'cpu'), torch.device('cpu'))
+            return torch.stack([t.to(device) for t in tensors])
+    elif _is_loss(value):
+        return _number(value)
     reject(
         TypeError,
         f'the value {where} returned',
-        'the loss: a tensor, a number, a numpy array, a dict with a "loss", or None',
+        'the loss: a tensor, a number, a numpy array, a tuple or list of losses, a dict of losses by name, or None',
         value,
     )
+
+
+def loss_names(value: Any) -> tuple[str, ...] | None:
+    """The names of the losses a step returned as a dict (the order of `as_loss`'s vector), else ``None``."""
+    return tuple(value) if isinstance(value, Mapping) else None
+
+
+def host_loss(loss: torch.Tensor, names: tuple[str, ...] | None) -> Any:
+    """A recorded loss on the host, as deep_pipe's loops handed it to the policies: a number, a list of losses (a
+    vector or a tuple of them), or a dict of losses by name (one device sync)."""
+    if names is not None:
+        return dict(zip(names, loss.tolist(), strict=True))
+    return float(loss) if loss.numel() == 1 else loss.tolist()
+
+
+def _is_loss(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    return isinstance(value, np.ndarray | np.generic | Real) and not isinstance(value, bool | np.bool_)
+
+
+def _number(value: Any) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(value))
 
 
 def failed_step_note(where: str, epoch: int, batch: tuple[Any, ...], expectation: str = '') -> str:
@@ -72,10 +103,12 @@ def _describe(x: Any, depth: int = 0) -> str:
 
 
 class StepOutcome(NamedTuple):
-    """What a step gave: its ``loss`` (``None``: none to record) and whether it asked to ``stop``."""
+    """What a step gave: its ``loss`` (``None``: none to record), whether it asked to ``stop`` and, for a dict of
+    losses, their ``names`` (the order of the loss vector)."""
 
     loss: torch.Tensor | None
     stop: bool
+    names: tuple[str, ...] | None = None
 
 
 def call_step(
@@ -91,7 +124,8 @@ def call_step(
 
     ``EarlyStopping`` is an answer (``stop``); any other error gets a note naming ``name``, the epoch and the batch
     (types, shapes, dtypes) and, if given, what the step expects, and propagates. The returned loss becomes a tensor
-    (deep_pipe's steps return numbers or numpy arrays; ``None``: nothing to record).
+    (deep_pipe's steps return numbers, numpy arrays, tuples or dicts of them: `as_loss`; ``None``: nothing to
+    record).
     """
     try:
         output = step(*batch, **values)
@@ -100,7 +134,9 @@ def call_step(
     except Exception as error:
         error.add_note(failed_step_note(name, epoch, batch, expectation() if expectation is not None else ''))
         raise
-    return StepOutcome(output if isinstance(output, torch.Tensor) else as_loss(output, name), False)
+    if isinstance(output, torch.Tensor):
+        return StepOutcome(output, False)
+    return StepOutcome(as_loss(output, name), False, loss_names(output))
 
 
 class StepFunction(L.LightningModule):

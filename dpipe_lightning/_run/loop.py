@@ -189,10 +189,10 @@ class RunLoop(LoopState):
             self.progress.skip_step()
             loss = None
         elif loss is not None:
-            self.progress.record_loss(loss)
+            self.progress.record_loss(loss, outcome.names)
             if not self.config.skip_nonfinite:
                 self.losses.queue(index, loss)
-            stop = self.policies.step_finished(index.epoch, index.iteration, loss) or stop
+            stop = self.policies.step_finished(index.epoch, index.iteration, loss, outcome.names) or stop
         if stop or outcome.stop:
             self.stop.request()
             if trainer.world_size == 1:
@@ -224,7 +224,7 @@ class RunLoop(LoopState):
                 publish_scalars(trainer, module, self.history.last())
             return
         epoch = self.progress.epoch
-        train_losses = epoch_losses(trainer, self.progress.losses)
+        train_losses = epoch_losses(trainer, self.progress.losses, self.progress.loss_names)
         self.losses.check_epoch(train_losses)  # before anything is logged or saved
         self.progress.finish_epoch()
         self._epoch_to_save = True
