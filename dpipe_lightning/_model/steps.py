@@ -19,6 +19,8 @@ from .run_link import training_run
 __all__ = [
     'StepFunction',
     'StepOutcome',
+    'accumulation_keywords',
+    'architecture_expectation',
     'as_loss',
     'as_tuple',
     'call_step',
@@ -139,6 +141,13 @@ def call_step(
     return StepOutcome(as_loss(output, name), False, loss_names(output))
 
 
+def accumulation_keywords(steps: int, iteration: int) -> dict[str, Any]:
+    """What deep_pipe's later ``train`` (0.1.2 on) passes every step besides the values: ``accumulate`` (add the
+    gradients, no optimizer step: all but each window's last step, windows of ``steps`` counted from the epoch's
+    start) and ``gradient_accumulation_steps``."""
+    return {'accumulate': (iteration + 1) % steps != 0, 'gradient_accumulation_steps': steps}
+
+
 class StepFunction(L.LightningModule):
     """The LightningModule of deep_pipe's ``train(do_train_step, ...)`` when the step is a plain function.
 
@@ -149,22 +158,27 @@ class StepFunction(L.LightningModule):
     Parameters
     ----------
     step
-        the step function; returns the loss (a tensor, a number or a numpy array) or ``None``.
+        the step function; returns the loss (a tensor, a number, a numpy array, a tuple or dict of them) or ``None``.
+    accumulation
+        deep_pipe's ``gradient_accumulation_steps``: each call also gets `accumulation_keywords` (``None``: not
+        passed, for a step that does not take them).
     """
 
-    def __init__(self, step: Callable[..., Any]) -> None:
+    def __init__(self, step: Callable[..., Any], accumulation: int | None = None) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.step = step
         self.step_name = callable_name(step)
+        self.accumulation = accumulation
+        self.iteration = 0  # the step's index in its epoch (one step per Lightning batch)
         self._idle = nn.Parameter(torch.empty(0))  # Lightning needs an optimizer: this one has nothing to update
 
     def setup(self, stage: str) -> None:
         if self.trainer.world_size > 1:
             raise ValueError(
                 f'train(do_train_step={self.step_name}, ...) runs a step function that owns its model and optimizer: '
-                f"it cannot run on {self.trainer.world_size} processes. Pass a TorchModel's do_train_step, or "
-                f'train_model.'
+                f"it cannot run on {self.trainer.world_size} processes. Pass a TorchModel's do_train_step, a "
+                f'functools.partial of train_step, or use train_model.'
             )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -175,6 +189,8 @@ class StepFunction(L.LightningModule):
 
     def run_one_step(self, *batch: Any, **values: Any) -> Any:
         """One real step: ``step(*batch, **values)``."""
+        if self.accumulation is not None:
+            values = {**values, **accumulation_keywords(self.accumulation, self.iteration)}
         return self.step(*batch, **values)
 
     def step_expectation(self) -> str:
@@ -184,6 +200,7 @@ class StepFunction(L.LightningModule):
         run = training_run(self)
         if run is None:
             raise RuntimeError(f'{type(self).__name__} trains only inside dpipe_lightning.train.train(...)')
+        self.iteration = batch_idx
         return run.train_batch(self, batch)
 
 
@@ -198,8 +215,14 @@ def to_device(x: Any, device: torch.device) -> Any:
 
 def model_expectation(model: Any) -> str:
     """The inputs, then the target (the batch's last element); the first layer's input size; the weights' dtype."""
-    parts = [f'do_train_step{plain_signature(model.do_train_step)} with the inputs first and the target last']
-    for module in model.model_core.modules():
+    step = f'do_train_step{plain_signature(model.do_train_step)} with the inputs first and the target last'
+    return f'{step}; {architecture_expectation(model.model_core)}'
+
+
+def architecture_expectation(architecture: nn.Module) -> str:
+    """The first layer's input size and the weights' dtype and device, for the note on a failed step."""
+    parts = []
+    for module in architecture.modules():
         name = type(module).__name__
         features, channels = getattr(module, 'in_features', None), getattr(module, 'in_channels', None)
         if isinstance(features, int):
@@ -208,6 +231,7 @@ def model_expectation(model: Any) -> str:
         if isinstance(channels, int):
             parts.append(f'its first {name} layer takes {channels} input channels, i.e. (batch, {channels}, ...)')
             break
-    weight = next(model.model_core.parameters())
-    parts.append(f'the weights are {weight.dtype} on {weight.device}')
+    weight = next(architecture.parameters(), None)
+    if weight is not None:
+        parts.append(f'the weights are {weight.dtype} on {weight.device}')
     return '; '.join(parts)
