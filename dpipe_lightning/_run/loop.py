@@ -94,7 +94,7 @@ class RunLoop(LoopState):
         self.execution: StepExecution | None = None  # chosen when training starts
         self.interruption: BaseException | None = None  # what ended the run early (Ctrl+C, an error)
         self.step_pending = False  # a step ran whose finish_step has not
-        self._epoch_to_save = False
+        self._epoch_to_save: tuple[list[Any], Mapping[str, Any] | None] | None = None  # (train_losses, metrics)
         self._module: L.LightningModule | None = None
         self._world_size, self._rank = 1, 0
         self._metric_readers = True  # a callback of the user's may read Lightning's metric state during the run
@@ -227,7 +227,6 @@ class RunLoop(LoopState):
         train_losses = epoch_losses(trainer, self.progress.losses, self.progress.loss_names)
         self.losses.check_epoch(train_losses)  # before anything is logged or saved
         self.progress.finish_epoch()
-        self._epoch_to_save = True
         values = self.policies.values()
         stop = self.policies.validation_started(epoch, train_losses) or trainer.should_stop or self.stop.requested
         try:
@@ -237,6 +236,7 @@ class RunLoop(LoopState):
         skipped = self.progress.skipped if self.config.skip_nonfinite else None
         scalars = epoch_scalars(train_losses, values, metrics, skipped)
         self.logs.log_epoch(trainer, epoch, scalars, train_losses, values, metrics)
+        self._epoch_to_save = (train_losses, metrics)
         self.history.record(epoch, scalars)
         self._decide(trainer, self.policies.epoch_finished(epoch, train_losses, metrics) or stop)
         # Lightning's metric state: for the user's callbacks, which read it after this hook; without any (only the
@@ -249,13 +249,13 @@ class RunLoop(LoopState):
     def save_epoch(self, trainer: L.Trainer) -> None:
         """After every callback's epoch end: the epoch's checkpoint (with a stop any callback decided)."""
         if self._epoch_to_save:
-            self._epoch_to_save = False
+            results, self._epoch_to_save = self._epoch_to_save, None
             if trainer.should_stop:
                 self.stop.decide(True)  # a relaunch of a stopped run trains no further
             if self.saver is not None:
                 self._save(trainer)
-            if self.config.checkpoint_manager is not None and trainer.is_global_zero:
-                self.config.checkpoint_manager.save(self.progress.epoch)
+            if self.config.checkpoint_manager is not None:  # on every rank: the run's state is gathered from all
+                self.config.checkpoint_manager.save(trainer, self, self.progress.epoch, *results)
         if self.stop.preempted:
             raise self.stop.exit()
 

@@ -1,5 +1,6 @@
 """A deep_pipe 0.5-style program under CPU DDP (two gloo processes launched by Lightning):
-``python era_ddp_job.py OUT``. Each rank writes OUT/rank<r>.pt with its final weights and the sums of its batches."""
+``python era_ddp_job.py OUT``. Each rank writes OUT/rank<r>.pt with its final weights and the sums of its batches;
+the first saves deep_pipe's checkpoints in OUT/checkpoints."""
 
 import functools
 import os
@@ -12,7 +13,7 @@ from torch import nn
 
 from dpipe_lightning.batch_iter import Infinite, load_by_random_id
 from dpipe_lightning.torch import train_step
-from dpipe_lightning.train import Exponential, train
+from dpipe_lightning.train import Checkpoints, Exponential, train
 
 
 def main(out):
@@ -33,8 +34,9 @@ def main(out):
                           batch_size=8, batches_per_epoch=5)  # fmt: skip
     step = functools.partial(train_step, architecture=architecture, criterion=criterion, optimizer=optimizer)
     try:
-        train(step, batch_iter, n_epochs=3, lr=Exponential(0.1, 0.5), accelerator='cpu', devices=2, strategy='ddp',
-              enable_progress_bar=False)  # fmt: skip
+        checkpoints = Checkpoints(out / 'checkpoints', {'model.pth': architecture, 'optimizer.pth': optimizer})
+        train(step, batch_iter, n_epochs=3, checkpoints=checkpoints, lr=Exponential(0.1, 0.5), accelerator='cpu',
+              devices=2, strategy='ddp', enable_progress_bar=False)  # fmt: skip
     finally:
         rank = int(os.environ.get('LOCAL_RANK', 0))
         torch.save({'weights': architecture.state_dict(), 'seen': seen}, out / f'rank{rank}.pt')

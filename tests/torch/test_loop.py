@@ -126,7 +126,7 @@ def test_train_checks_its_arguments_before_any_work(model, batch_iter):
         train(model.do_train_step, batch_iter, lr=1e-3, weights=Exponential(1, 0.5))
     with pytest.raises(TypeError, match='logger must be a deep_pipe or Lightning Logger, or None'):
         train(model.do_train_step, batch_iter, logger='logs', lr=1e-3)
-    with pytest.raises(TypeError, match='do_train_step must be callable'):
+    with pytest.raises(TypeError, match='train: train_step must be callable'):
         train(None, batch_iter, lr=1e-3)
     assert not batch_iter.running
 
