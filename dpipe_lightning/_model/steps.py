@@ -12,11 +12,13 @@ import torch
 from torch import nn
 
 from .._checks import callable_name, plain_signature, reject
+from .._lightning import HOOK_NAME_ATTRIBUTE
 from .._policies.base import EarlyStopping
 from .conversion import to_var
 from .run_link import training_run
 
 __all__ = [
+    'PlainAttributes',
     'StepFunction',
     'StepOutcome',
     'accumulation_keywords',
@@ -148,7 +150,21 @@ def accumulation_keywords(steps: int, iteration: int) -> dict[str, Any]:
     return {'accumulate': (iteration + 1) % steps != 0, 'gradient_accumulation_steps': steps}
 
 
-class StepFunction(L.LightningModule):
+class PlainAttributes:
+    """A LightningModule mixin: the names in ``plain_attributes`` are stored as plain attributes, off
+    ``nn.Module.__setattr__``'s slow path (Lightning sets its hook name ~30 times a step, each ~3 us that way); they
+    never hold parameters, buffers or modules."""
+
+    plain_attributes: frozenset[str] = frozenset({HOOK_NAME_ATTRIBUTE})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.plain_attributes:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+class StepFunction(PlainAttributes, L.LightningModule):
     """The LightningModule of deep_pipe's ``train(do_train_step, ...)`` when the step is a plain function.
 
     Each real step calls ``step(*batch, **values)`` with the run's policy values and constants, as deep_pipe's
@@ -163,6 +179,8 @@ class StepFunction(L.LightningModule):
         deep_pipe's ``gradient_accumulation_steps``: each call also gets `accumulation_keywords` (``None``: not
         passed, for a step that does not take them).
     """
+
+    plain_attributes = frozenset({HOOK_NAME_ATTRIBUTE, 'iteration'})
 
     def __init__(self, step: Callable[..., Any], accumulation: int | None = None) -> None:
         super().__init__()

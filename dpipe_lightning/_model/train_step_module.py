@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from .._checks import check_bool, check_int, reject
-from .._lightning import attached_trainer, optimizer_to_device
+from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, optimizer_to_device
 from .optimizers import check_optimizer, get_parameters, set_params
 from .run_link import TrainingRun, training_run
 from .step_functions import check_clip_grad, train_step, train_step_arguments, train_step_loss
-from .steps import accumulation_keywords, architecture_expectation, to_device
+from .steps import PlainAttributes, accumulation_keywords, architecture_expectation, to_device
 
 __all__ = ['OWNED_KEYWORDS', 'TrainStepModule']
 
@@ -35,7 +35,7 @@ _STEP_KEYWORDS = frozenset(
 )
 
 
-class TrainStepModule(L.LightningModule):
+class TrainStepModule(PlainAttributes, L.LightningModule):
     """``train_step(*batch, **keywords, **values)`` as a LightningModule (see the module's docstring).
 
     Parameters
@@ -52,6 +52,8 @@ class TrainStepModule(L.LightningModule):
         the public function that trains it, for messages.
     """
 
+    plain_attributes = frozenset({HOOK_NAME_ATTRIBUTE, 'iteration', '_run', '_clip_grad'})
+
     def __init__(
         self, keywords: Mapping[str, Any], values: Collection[str] = (), accumulation: int = 1, caller: str = 'train'
     ) -> None:
@@ -62,7 +64,7 @@ class TrainStepModule(L.LightningModule):
                 raise TypeError(f'{caller}: train_step needs the keyword argument {name!r} (in the partial, or given '
                                 f'to {caller} as a constant)')  # fmt: skip
             if name in values:
-                reject(TypeError, f'{caller}: {name}', f'given once, not as a policy (train_step: {name})', values)
+                raise TypeError(f'{caller}: train_step takes {name} as a constant, not as a policy value')
         architecture, criterion = keywords['architecture'], keywords['criterion']
         if not isinstance(architecture, nn.Module):
             reject(TypeError, f'{caller}: architecture', 'a torch.nn.Module', architecture)
@@ -110,8 +112,7 @@ class TrainStepModule(L.LightningModule):
         accumulate = check_bool('accumulate', arguments.accumulate)
         steps = check_int('gradient_accumulation_steps', arguments.gradient_accumulation_steps, minimum=1)
         self._clip_grad = check_clip_grad(arguments.clip_grad)
-        loss = train_step_loss(*batch, architecture=self.architecture, criterion=self.criterion,
-                               **{k: v for k, v in arguments.loss.items() if k not in OWNED_KEYWORDS})  # fmt: skip
+        loss = train_step_loss(*batch, architecture=self.architecture, criterion=self.criterion, **arguments.loss)
         set_params(self.optimizer, **arguments.optimizer_params)
         self._run.execution.functional_step(self, loss.optimized / steps if steps > 1 else loss.optimized, accumulate)
         if isinstance(loss.value, Mapping):
@@ -133,7 +134,10 @@ class TrainStepModule(L.LightningModule):
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Numpy arrays become tensors on ``device`` (no dtype cast), then the precision plugin converts them."""
-        batch = type(batch)(to_device(x, device) for x in batch) if isinstance(batch, tuple | list) else batch
+        if isinstance(batch, tuple | list):
+            batch = type(batch)(to_device(x, device) for x in batch)
+        else:
+            batch = to_device(batch, device)
         trainer = attached_trainer(self)
         return batch if trainer is None else trainer.precision_plugin.convert_input(batch)
 

@@ -14,7 +14,7 @@ import inspect
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, NamedTuple
 
 import lightning as L
@@ -115,15 +115,13 @@ def sort_train_call(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> TrainCa
 
 
 def _check_n_epochs(n_epochs: Any) -> int | None:
-    """``None`` for infinity (until a policy stops training), else an int >= 0."""
-    if isinstance(n_epochs, float) and n_epochs == math.inf:
-        return None
-    expected = 'an int >= 0, or inf (np.inf: until a policy stops training)'
-    if isinstance(n_epochs, bool) or not isinstance(n_epochs, Integral):
+    """The epochs to train, counted from 0 (deep_pipe trained while ``epoch < n_epochs``); ``None``: infinity."""
+    expected = 'a number >= 0 (np.inf: until a policy stops training)'
+    if isinstance(n_epochs, bool) or not isinstance(n_epochs, Real):
         reject(TypeError, 'train: n_epochs', expected, n_epochs)
-    if n_epochs < 0:
+    if math.isnan(n_epochs) or n_epochs < 0:
         reject(ValueError, 'train: n_epochs', expected, n_epochs)
-    return int(n_epochs)
+    return None if math.isinf(n_epochs) else math.ceil(n_epochs)
 
 
 def step_flags(trainer_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +160,10 @@ def step_module(
             )
             reject(ValueError, 'train: gradient_accumulation_steps', expected, accumulation)
         return model
-    bound = train_step_keywords(step)
+    try:
+        bound = train_step_keywords(step)
+    except TypeError as error:  # a partial binding positional arguments
+        raise TypeError(f'train: {error}') from None
     if bound is None:
         if flags['accumulate_grad_batches'] > 1 or flags['gradient_clip_val'] is not None:
             raise ValueError(f'train: accumulate_grad_batches and gradient_clip_val apply to the backward pass of a '

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from dpipe_lightning.torch import train_step
-from dpipe_lightning.train import Exponential, Policy, train
+from dpipe_lightning.train import Checkpoints, Exponential, Policy, train
 
 N_BATCHES = 7  # not a multiple of the accumulation steps: a window runs into the next epoch, as in deep_pipe
 
@@ -122,3 +122,32 @@ def test_after_training_the_architecture_stays_where_it_was():
     train(step, lambda: data()[:2], n_epochs=1, enable_progress_bar=False)
     assert all(p.device.type == 'cpu' for p in architecture.parameters())
     assert all(t.device.type == 'cpu' for s in step.keywords['optimizer'].state.values() for t in s.values())
+
+
+def test_a_window_open_at_an_epochs_end_is_saved_and_resumed(tmp_path):
+    """With 7 batches and windows of 3, each epoch ends inside a window: its gradients are in the checkpoint."""
+
+    def run(folder, fail_in_epoch=None):
+        architecture = network()
+        optimizer = torch.optim.Adam(architecture.parameters())
+        step = functools.partial(train_step, architecture=architecture, criterion=nn.CrossEntropyLoss(),
+                                 optimizer=optimizer)  # fmt: skip
+        checkpoints = Checkpoints(folder, {'model.pth': architecture, 'optimizer.pth': optimizer})
+        epochs = []
+
+        def validate():
+            epochs.append(None)
+            if len(epochs) - 1 == fail_in_epoch:
+                raise InterruptedError
+            return {}
+
+        train(step, lambda: data(), n_epochs=3, checkpoints=checkpoints, validate=validate,
+              gradient_accumulation_steps=3, enable_progress_bar=False)  # fmt: skip
+        return architecture
+
+    once = run(tmp_path / 'once')
+    with pytest.raises(InterruptedError):
+        run(tmp_path / 'twice', fail_in_epoch=1)
+    saved = torch.load(tmp_path / 'twice' / 'checkpoint_0' / 'dpipe_lightning_run', weights_only=True)
+    assert all(grad is not None for grad in saved['ranks'][0]['grads'])  # the open window's gradients
+    assert_same(once, run(tmp_path / 'twice'))

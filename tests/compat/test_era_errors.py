@@ -96,6 +96,9 @@ BAD_CALLS = {
                            ValueError, 'train: gradient_accumulation_steps=2 and accumulate_grad_batches=2 both'),
     'plain step accumulation': (lambda s, m, b, f: train(plain_step, b, 1, gradient_accumulation_steps=2, lr=1.0),
                                 TypeError, 'train: gradient_accumulation_steps=2 is passed to every step as accumul'),
+    'positional partial': (lambda s, m, b, f: train(functools.partial(s, 1.0), b, 1), TypeError,
+                           'train: a partial of train_step must bind keywords only'),
+    'NaN epochs': (lambda s, m, b, f: train(s, b, float('nan')), ValueError, r'train: n_epochs must be a number >= 0'),
     'TorchModel accumulation': (lambda s, m, b, f: train(m.do_train_step, b, 1, gradient_accumulation_steps=2, lr=1),
                                 ValueError, 'train: gradient_accumulation_steps must be 1 with a TorchModel'),
 }  # fmt: skip
