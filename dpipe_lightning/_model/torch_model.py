@@ -18,7 +18,7 @@ from .execution import LightningExecution, PlainExecution, StepExecution
 from .interface import Model
 from .run_link import TrainingRun, training_run_of
 from .step_audit import StepAudit
-from .steps import as_tuple, call_step, model_expectation, to_device
+from .steps import StepOutcome, as_tuple, call_step, model_expectation, to_device
 
 __all__ = ['TorchModel']
 
@@ -186,7 +186,8 @@ class TorchModel(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         """In a ``train_model`` run: every real step the batch carries, as the run's loop says (policies, the step,
         its loss, ...). In a plain ``Trainer``: ``do_train_step(*batch, lr=None)`` (the optimizer keeps its own
-        learning rate), its loss logged as ``train/loss`` per step and per epoch."""
+        learning rate), its loss logged as ``train/loss`` (several: ``train/loss/<index or name>``) per step and per
+        epoch."""
         self._execution()  # links the model to the Trainer's run
         run = self._link[1]
         if run is not None:
@@ -197,7 +198,7 @@ class TorchModel(L.LightningModule):
         if outcome.stop:
             self.trainer.should_stop = True
         elif outcome.loss is not None:
-            self.log('train/loss', outcome.loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=_size(batch))
+            self._log_loss(outcome, _size(batch))
         return outcome.loss
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
@@ -250,6 +251,16 @@ class TorchModel(L.LightningModule):
         if all(isinstance(x, torch.Tensor) and x.device == device for x in inputs):
             return inputs
         return sequence_to_var(*inputs, device=device)
+
+    def _log_loss(self, outcome: StepOutcome, batch_size: int) -> None:
+        """A step's loss in a plain Trainer: ``train/loss``; several (a vector, a tuple, a dict): each as the run logs
+        them, ``train/loss/<index or name>``."""
+        if outcome.names is None and outcome.loss.numel() == 1:
+            self.log('train/loss', outcome.loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
+            return
+        names = outcome.names or range(outcome.loss.numel())
+        values = {f'train/loss/{name}': value for name, value in zip(names, outcome.loss.reshape(-1), strict=True)}
+        self.log_dict(values, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
 
     def _evaluate(self, batch: Any, tag: str) -> torch.Tensor:
         *inputs, target = as_tuple(batch)

@@ -18,12 +18,12 @@ from numbers import Real
 from typing import Any, NamedTuple
 
 import lightning as L
+import torch
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins import MixedPrecision
 
 from .._checkpoints.manager_calls import ManagerCalls
 from .._checks import callable_name, check_callable, check_choice, check_int, check_number, reject
-from .._model.devices import get_device
 from .._model.optimizers import has_batchnorm
 from .._model.step_functions import train_step_keywords
 from .._model.steps import StepFunction
@@ -206,8 +206,9 @@ def _place_like_the_architecture(
 ) -> None:
     """As ``train_step`` trained where its architecture lives, so does the Trainer unless told otherwise
     (``accelerator=``); a ``GradScaler`` in the step is the Trainer's mixed precision."""
-    device = get_device(module.architecture)
-    if 'accelerator' not in trainer_kwargs and device.type in ('cpu', 'cuda', 'mps'):
+    parameter = next(module.architecture.parameters(), None)  # none: the optimizer trains the criterion's
+    device = parameter.device if parameter is not None else torch.device('cuda')
+    if parameter is not None and 'accelerator' not in trainer_kwargs and device.type in ('cpu', 'cuda', 'mps'):
         trainer_kwargs['accelerator'] = 'gpu' if device.type == 'cuda' else device.type
         if device.type == 'cuda' and 'devices' not in trainer_kwargs:
             trainer_kwargs['devices'] = [device.index or 0]
