@@ -217,15 +217,23 @@ class Checkpoints:
 
     def restore(self) -> int:
         """Restore every object from the newest checkpoint; returns its iteration + 1 (0 if there is none)."""
-        if not self.base_path.exists():
+        newest = self.newest()
+        if newest is None:
             return 0
-        iterations = [int(m.group(1)) for p in self.base_path.iterdir() if (m := _FOLDER.match(p.name)) and p.is_dir()]
-        if not iterations:
-            return 0
-        newest = max(iterations)
         for name, o, _, load in self._savers():
             load(o, self._folder(newest) / name)
         return newest + 1
+
+    def newest(self) -> int | None:
+        """The iteration of the newest checkpoint (the one `restore` reads), or None if there is none."""
+        if not self.base_path.exists():
+            return None
+        iterations = [int(m.group(1)) for p in self.base_path.iterdir() if (m := _FOLDER.match(p.name)) and p.is_dir()]
+        return max(iterations, default=None)
+
+    def has_file(self, iteration: int, name: str) -> bool:
+        """Whether checkpoint ``iteration`` holds the file ``name``."""
+        return (self._folder(iteration) / name).is_file()
 
 
 #: deep_pipe 0.5's alias; in 0.0.7 the only name (with the ``pickled_objects``/``state_dict_objects`` form)

@@ -96,11 +96,13 @@ def run_name(log_path: Path) -> dict[str, str]:
     return {'save_dir': str(log_path.parent), 'name': log_path.name}
 
 
-def epoch_losses(trainer: L.Trainer, losses: Sequence[torch.Tensor]) -> list[float]:
-    """An epoch's step losses as floats, averaged over ranks: one device sync per epoch."""
+def epoch_losses(trainer: L.Trainer, losses: Sequence[torch.Tensor], names: Sequence[str] | None = None) -> list[Any]:
+    """An epoch's step losses on the host, averaged over ranks (one device sync per epoch): floats, lists of floats
+    for vector losses, or dicts ``{name: float}`` for losses returned as a dict (``names``: their keys)."""
     if not losses:
         return []
     stacked = torch.stack(list(losses)).float()
     if trainer.world_size > 1:
         stacked = trainer.strategy.reduce(stacked, reduce_op='mean')
-    return stacked.cpu().tolist()
+    values = stacked.cpu().tolist()
+    return values if names is None else [dict(zip(names, step, strict=True)) for step in values]

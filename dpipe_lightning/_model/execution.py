@@ -5,7 +5,9 @@
 - `PlainExecution`: outside a Trainer (deep_pipe's ``do_train_step`` in a notebook): plain PyTorch;
 - `LightningExecution`: inside a Trainer: Lightning's ``manual_backward`` and optimizer wrapper (loss scaling, DDP
   gradient synchronisation, step counting), with ``train_model``'s gradient accumulation, clipping and skipping of
-  non-finite steps, and the audit that refuses custom steps bypassing what a setting needs;
+  non-finite steps, and the audit that refuses custom steps bypassing what a setting needs; it also runs deep_pipe's
+  functional ``optimizer_step`` (`LightningExecution.functional_step`: 0.5's ``accumulate`` flag) for ``train``'s
+  ``train_step`` module;
 - `DirectExecution`: a run whose Lightning batches carry several steps (see ``_run/batching.py``): one process,
   full precision, nothing that hooks a step; the optimizer steps directly and the step is counted in Lightning's
   global step.
@@ -50,6 +52,10 @@ class StepExecution:
 
     def backward_step(self, model: Any, loss: torch.Tensor, lr: float | None) -> None:
         raise NotImplementedError
+
+    def functional_step(self, model: Any, loss: torch.Tensor, accumulate: bool) -> None:
+        """deep_pipe's ``optimizer_step``: backpropagate ``loss``; unless ``accumulate``, step, zero the gradients."""
+        raise NotImplementedError(f'{type(self).__name__} runs no functional step (only a run in a Trainer does)')
 
     def before_optimizer_step(self, model: Any, optimizer: torch.optim.Optimizer) -> None:
         """Right before the optimizer steps (after AMP unscaled the gradients)."""
@@ -125,6 +131,7 @@ class LightningExecution(StepExecution):
         self.window = window
         self.skipped = 0
         self.needs = needs(trainer, accumulate_grad_batches, gradient_clip_val)
+        self._window_open = False  # functional steps accumulated gradients that no optimizer step has used yet
 
     def before_step(self, model: Any) -> None:
         model.step_audit.before_step(self.trainer)
@@ -143,6 +150,25 @@ class LightningExecution(StepExecution):
         if self.skip_nonfinite and not self._finite_on_every_rank(loss):
             self.skipped += 1
             return
+        self._backward_and_step(model, loss)
+
+    def functional_step(self, model: Any, loss: torch.Tensor, accumulate: bool) -> None:
+        """deep_pipe's ``optimizer_step`` through Lightning: ``manual_backward`` (without DDP's gradient all-reduce
+        while ``accumulate``), then, unless ``accumulate``, the Trainer's optimizer steps (clipping in
+        ``on_before_optimizer_step``) and the gradients are zeroed, as 0.1.2 on did. With ``accumulate_grad_batches``
+        the run's windows decide instead (``train`` refuses it together with ``gradient_accumulation_steps``)."""
+        if self.accumulate > 1:
+            self._backward_and_step(model, loss)
+            return
+        optimizer = model.optimizers()
+        with _no_gradient_sync(self.trainer) if accumulate else contextlib.nullcontext():
+            model.manual_backward(loss)
+        self._window_open = accumulate
+        if not accumulate:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+    def _backward_and_step(self, model: Any, loss: torch.Tensor) -> None:
         optimizer = model.optimizers()
         if self.accumulate == 1:
             optimizer.zero_grad(set_to_none=True)
@@ -163,12 +189,18 @@ class LightningExecution(StepExecution):
             model.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
 
     def window_grads(self, model: Any) -> list[torch.Tensor | None] | None:
+        if self._window_open:  # functional steps accumulated gradients (deep_pipe's accumulate=True)
+            return [None if p.grad is None else p.grad.cpu() for p in model.parameters()]
         if self.accumulate == 1:
             return None
         steps_in_epoch, at_epoch_end = self.window()
         if steps_in_epoch % self.accumulate == 0 or at_epoch_end:
             return None  # the window is closed: the optimizer has stepped
         return [None if p.grad is None else p.grad.cpu() for p in model.parameters()]
+
+    def restore_window(self, model: Any, grads: list[torch.Tensor | None]) -> None:
+        super().restore_window(model, grads)
+        self._window_open = self.accumulate == 1  # else the run's windows say when the optimizer steps
 
     def _finite_on_every_rank(self, loss: torch.Tensor) -> bool:
         finite = bool(torch.isfinite(loss).all())  # a device sync: only when skipping non-finite steps

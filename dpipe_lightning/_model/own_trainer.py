@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import lightning as L
 import torch
 
 from .schedulers import step_schedulers
-from .steps import as_tuple, call_step
+from .steps import StepOutcome, as_tuple, call_step
 
 __all__ = ['train_in_own_trainer']
 
@@ -34,7 +35,7 @@ def train_in_own_trainer(model: Any, batch: Any, batch_idx: int) -> torch.Tensor
     if outcome.stop:
         trainer.should_stop = True
     elif outcome.loss is not None:
-        model.log('train/loss', outcome.loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=_size(batch))
+        _log_loss(model, outcome, _size(batch))
     if schedulers and trainer.global_step != optimizer_steps:  # under manual optimization: the optimizer's steps
         step_schedulers(model, 'step', batch_idx + 1)
     return outcome.loss
@@ -43,3 +44,14 @@ def train_in_own_trainer(model: Any, batch: Any, batch_idx: int) -> torch.Tensor
 def _size(batch: tuple[Any, ...]) -> int:
     """The batch size: the length of the target (the last element)."""
     return len(batch[-1]) if hasattr(batch[-1], '__len__') else 1
+
+
+def _log_loss(model: L.LightningModule, outcome: StepOutcome, batch_size: int) -> None:
+    """A step's loss: ``train/loss``; several (a vector, a tuple, a dict): each as the run logs them,
+    ``train/loss/<index or name>``."""
+    if outcome.names is None and outcome.loss.numel() == 1:
+        model.log('train/loss', outcome.loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        return
+    names = outcome.names or range(outcome.loss.numel())
+    values = {f'train/loss/{name}': value for name, value in zip(names, outcome.loss.reshape(-1), strict=True)}
+    model.log_dict(values, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)

@@ -26,6 +26,7 @@ from .optimizers import check_params, get_parameters, set_params
 __all__ = [
     'StepLoss',
     'TrainStepArguments',
+    'check_clip_grad',
     'optimizer_step',
     'train_step',
     'train_step_arguments',
@@ -40,7 +41,8 @@ def _check_scaler(scaler: Any) -> Any:
     return scaler
 
 
-def _check_clip(clip_grad: Any) -> float | None:
+def check_clip_grad(clip_grad: Any) -> float | None:
+    """``clip_grad``: a maximal gradient norm > 0, or None."""
     if clip_grad is None:
         return None
     if isinstance(clip_grad, bool):  # clip_grad=False would clip to a norm of 0
@@ -79,7 +81,7 @@ def optimizer_step(
     """
     check_params(optimizer, params)
     _check_scaler(scaler)
-    clip_grad = _check_clip(clip_grad)
+    clip_grad = check_clip_grad(clip_grad)
     accumulate = check_bool('accumulate', accumulate)
     if not isinstance(loss, torch.Tensor):
         reject(TypeError, 'loss', 'a scalar torch.Tensor', loss)
@@ -199,7 +201,7 @@ def train_step(
     """
     check_params(optimizer, optimizer_params)
     _check_scaler(scaler)
-    _check_clip(clip_grad)
+    check_clip_grad(clip_grad)
     check_bool('accumulate', accumulate)
     steps = check_int('gradient_accumulation_steps', gradient_accumulation_steps, minimum=1)
     loss = train_step_loss(

@@ -12,17 +12,23 @@ import torch
 from torch import nn
 
 from .._checks import callable_name, plain_signature, reject
+from .._lightning import HOOK_NAME_ATTRIBUTE
 from .._policies.base import EarlyStopping
 from .conversion import to_var
 from .run_link import training_run
 
 __all__ = [
+    'PlainAttributes',
     'StepFunction',
     'StepOutcome',
+    'accumulation_keywords',
+    'architecture_expectation',
     'as_loss',
     'as_tuple',
     'call_step',
     'failed_step_note',
+    'host_loss',
+    'loss_names',
     'model_expectation',
     'to_device',
 ]
@@ -34,23 +40,52 @@ def as_tuple(batch: Any) -> tuple[Any, ...]:
 
 
 def as_loss(value: Any, where: str) -> torch.Tensor | None:
-    """What the step ``where`` returned, as the loss tensor Lightning expects (deep_pipe's steps returned numbers).
+    """What the step ``where`` returned, as the loss tensor the run records (deep_pipe's steps returned numbers).
 
-    A tensor is kept as it is (no device sync); a Python or numpy number, a numpy array, or a dict with a
-    ``'loss'`` becomes a tensor; ``None`` means no loss to record.
+    A tensor is kept as it is (no device sync); a Python or numpy number or a numpy array becomes a tensor; a tuple
+    or list of losses (0.0.7's ``sequence_to_np(loss, l1, l2)``) becomes the vector of them, and so does a dict of
+    losses (0.5's ``train_step(loss_key=...)``), in its keys' order (`loss_names` gives the keys); ``None`` means no
+    loss to record.
     """
     if value is None or isinstance(value, torch.Tensor):
         return value
-    if isinstance(value, Mapping) and 'loss' in value:
-        return as_loss(value['loss'], where)
-    if isinstance(value, np.ndarray | np.generic | Real) and not isinstance(value, bool | np.bool_):
-        return torch.as_tensor(np.asarray(value))
+    if isinstance(value, Mapping | tuple | list) and value:
+        items = list(value.values()) if isinstance(value, Mapping) else list(value)
+        if all(_is_loss(item) for item in items):
+            tensors = [item.detach() if isinstance(item, torch.Tensor) else _number(item) for item in items]
+            device = next((t.device for t in tensors if t.device.type != 'cpu'), torch.device('cpu'))
+            return torch.stack([t.to(device) for t in tensors])
+    elif _is_loss(value):
+        return _number(value)
     reject(
         TypeError,
         f'the value {where} returned',
-        'the loss: a tensor, a number, a numpy array, a dict with a "loss", or None',
+        'the loss: a tensor, a number, a numpy array, a tuple or list of losses, a dict of losses by name, or None',
         value,
     )
+
+
+def loss_names(value: Any) -> tuple[str, ...] | None:
+    """The names of the losses a step returned as a dict (the order of `as_loss`'s vector), else ``None``."""
+    return tuple(value) if isinstance(value, Mapping) else None
+
+
+def host_loss(loss: torch.Tensor, names: tuple[str, ...] | None) -> Any:
+    """A recorded loss on the host, as deep_pipe's loops handed it to the policies: a number, a list of losses (a
+    vector or a tuple of them), or a dict of losses by name (one device sync)."""
+    if names is not None:
+        return dict(zip(names, loss.tolist(), strict=True))
+    return float(loss) if loss.numel() == 1 else loss.tolist()
+
+
+def _is_loss(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    return isinstance(value, np.ndarray | np.generic | Real) and not isinstance(value, bool | np.bool_)
+
+
+def _number(value: Any) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(value))
 
 
 def failed_step_note(where: str, epoch: int, batch: tuple[Any, ...], expectation: str = '') -> str:
@@ -72,10 +107,12 @@ def _describe(x: Any, depth: int = 0) -> str:
 
 
 class StepOutcome(NamedTuple):
-    """What a step gave: its ``loss`` (``None``: none to record) and whether it asked to ``stop``."""
+    """What a step gave: its ``loss`` (``None``: none to record), whether it asked to ``stop`` and, for a dict of
+    losses, their ``names`` (the order of the loss vector)."""
 
     loss: torch.Tensor | None
     stop: bool
+    names: tuple[str, ...] | None = None
 
 
 def call_step(
@@ -91,7 +128,8 @@ def call_step(
 
     ``EarlyStopping`` is an answer (``stop``); any other error gets a note naming ``name``, the epoch and the batch
     (types, shapes, dtypes) and, if given, what the step expects, and propagates. The returned loss becomes a tensor
-    (deep_pipe's steps return numbers or numpy arrays; ``None``: nothing to record).
+    (deep_pipe's steps return numbers, numpy arrays, tuples or dicts of them: `as_loss`; ``None``: nothing to
+    record).
     """
     try:
         output = step(*batch, **values)
@@ -100,10 +138,33 @@ def call_step(
     except Exception as error:
         error.add_note(failed_step_note(name, epoch, batch, expectation() if expectation is not None else ''))
         raise
-    return StepOutcome(output if isinstance(output, torch.Tensor) else as_loss(output, name), False)
+    if isinstance(output, torch.Tensor):
+        return StepOutcome(output, False)
+    return StepOutcome(as_loss(output, name), False, loss_names(output))
 
 
-class StepFunction(L.LightningModule):
+def accumulation_keywords(steps: int, iteration: int) -> dict[str, Any]:
+    """What deep_pipe's later ``train`` (0.1.2 on) passes every step besides the values: ``accumulate`` (add the
+    gradients, no optimizer step: all but each window's last step, windows of ``steps`` counted from the epoch's
+    start) and ``gradient_accumulation_steps``."""
+    return {'accumulate': (iteration + 1) % steps != 0, 'gradient_accumulation_steps': steps}
+
+
+class PlainAttributes:
+    """A LightningModule mixin: the names in ``plain_attributes`` are stored as plain attributes, off
+    ``nn.Module.__setattr__``'s slow path (Lightning sets its hook name ~30 times a step, each ~3 us that way); they
+    never hold parameters, buffers or modules."""
+
+    plain_attributes: frozenset[str] = frozenset({HOOK_NAME_ATTRIBUTE})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.plain_attributes:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+class StepFunction(PlainAttributes, L.LightningModule):
     """The LightningModule of deep_pipe's ``train(do_train_step, ...)`` when the step is a plain function.
 
     Each real step calls ``step(*batch, **values)`` with the run's policy values and constants, as deep_pipe's
@@ -113,22 +174,29 @@ class StepFunction(L.LightningModule):
     Parameters
     ----------
     step
-        the step function; returns the loss (a tensor, a number or a numpy array) or ``None``.
+        the step function; returns the loss (a tensor, a number, a numpy array, a tuple or dict of them) or ``None``.
+    accumulation
+        deep_pipe's ``gradient_accumulation_steps``: each call also gets `accumulation_keywords` (``None``: not
+        passed, for a step that does not take them).
     """
 
-    def __init__(self, step: Callable[..., Any]) -> None:
+    plain_attributes = frozenset({HOOK_NAME_ATTRIBUTE, 'iteration'})
+
+    def __init__(self, step: Callable[..., Any], accumulation: int | None = None) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.step = step
         self.step_name = callable_name(step)
+        self.accumulation = accumulation
+        self.iteration = 0  # the step's index in its epoch (one step per Lightning batch)
         self._idle = nn.Parameter(torch.empty(0))  # Lightning needs an optimizer: this one has nothing to update
 
     def setup(self, stage: str) -> None:
         if self.trainer.world_size > 1:
             raise ValueError(
                 f'train(do_train_step={self.step_name}, ...) runs a step function that owns its model and optimizer: '
-                f"it cannot run on {self.trainer.world_size} processes. Pass a TorchModel's do_train_step, or "
-                f'train_model.'
+                f"it cannot run on {self.trainer.world_size} processes. Pass a TorchModel's do_train_step, a "
+                f'functools.partial of train_step, or use train_model.'
             )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -139,6 +207,8 @@ class StepFunction(L.LightningModule):
 
     def run_one_step(self, *batch: Any, **values: Any) -> Any:
         """One real step: ``step(*batch, **values)``."""
+        if self.accumulation is not None:
+            values = {**values, **accumulation_keywords(self.accumulation, self.iteration)}
         return self.step(*batch, **values)
 
     def step_expectation(self) -> str:
@@ -148,6 +218,7 @@ class StepFunction(L.LightningModule):
         run = training_run(self)
         if run is None:
             raise RuntimeError(f'{type(self).__name__} trains only inside dpipe_lightning.train.train(...)')
+        self.iteration = batch_idx
         return run.train_batch(self, batch)
 
 
@@ -162,8 +233,14 @@ def to_device(x: Any, device: torch.device) -> Any:
 
 def model_expectation(model: Any) -> str:
     """The inputs, then the target (the batch's last element); the first layer's input size; the weights' dtype."""
-    parts = [f'do_train_step{plain_signature(model.do_train_step)} with the inputs first and the target last']
-    for module in model.model_core.modules():
+    step = f'do_train_step{plain_signature(model.do_train_step)} with the inputs first and the target last'
+    return f'{step}; {architecture_expectation(model.model_core)}'
+
+
+def architecture_expectation(architecture: nn.Module) -> str:
+    """The first layer's input size and the weights' dtype and device, for the note on a failed step."""
+    parts = []
+    for module in architecture.modules():
         name = type(module).__name__
         features, channels = getattr(module, 'in_features', None), getattr(module, 'in_channels', None)
         if isinstance(features, int):
@@ -172,6 +249,7 @@ def model_expectation(model: Any) -> str:
         if isinstance(channels, int):
             parts.append(f'its first {name} layer takes {channels} input channels, i.e. (batch, {channels}, ...)')
             break
-    weight = next(model.model_core.parameters())
-    parts.append(f'the weights are {weight.dtype} on {weight.device}')
+    weight = next(architecture.parameters(), None)
+    if weight is not None:
+        parts.append(f'the weights are {weight.dtype} on {weight.device}')
     return '; '.join(parts)

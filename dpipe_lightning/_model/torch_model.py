@@ -199,7 +199,8 @@ class TorchModel(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         """In a ``train_model`` run: every real step the batch carries, as the run's loop says (policies, the step,
         its loss, ...). In your own ``Trainer``: ``do_train_step(*batch, lr=None)`` (the optimizer keeps its own
-        learning rate, which the Trainer's schedulers set), its loss logged as ``train/loss`` per step and per epoch,
+        learning rate, which the Trainer's schedulers set), its loss logged as ``train/loss`` (several:
+        ``train/loss/<index or name>``) per step and per epoch,
         then the schedulers of interval ``'step'`` (``_model/own_trainer.py``)."""
         self._execution()  # links the model to the Trainer's run
         run = self._link[1]

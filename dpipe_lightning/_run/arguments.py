@@ -153,13 +153,15 @@ def check_callbacks(callbacks: Any, checkpoints: Path | None) -> list[Callback]:
     return callbacks
 
 
-def sort_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Policy], dict[str, Any]]:
+def sort_kwargs(
+    kwargs: Mapping[str, Any], caller: str = 'train_model'
+) -> tuple[dict[str, Any], dict[str, Policy], dict[str, Any]]:
     """Split the extra keyword arguments into Trainer arguments, policies and constant step values."""
     trainer_kwargs, policies, constants = {}, {}, {}
     for name, value in kwargs.items():
         if name in RESERVED_TRAINER_ARGUMENTS:
             raise TypeError(
-                f'train_model got the Trainer argument {name}={value!r}, which it controls itself: '
+                f'{caller} got the Trainer argument {name}={value!r}, which it controls itself: '
                 f'{RESERVED_TRAINER_ARGUMENTS[name]}.'
             )
         if name in _TRAINER_ARGUMENTS:
@@ -183,7 +185,7 @@ def _lr_policy(lr: Any) -> ValuePolicy:
     return Constant(float(lr))
 
 
-def check_step_keywords(step: Callable, names: list[str], name: str) -> None:
+def check_step_keywords(step: Callable, names: list[str], name: str, caller: str = 'train_model') -> None:
     """The step ``name`` must accept every keyword in ``names`` and require no other keyword."""
     parameters = inspect.signature(step).parameters.values()
     keyword_kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -193,15 +195,15 @@ def check_step_keywords(step: Callable, names: list[str], name: str) -> None:
     rejected = [name for name in names if name not in accepted and not takes_any]
     if rejected:
         raise TypeError(
-            f'{where} does not accept the keyword argument(s) {rejected} that train_model would pass to every step. '
-            f'Add them to do_train_step, or remove them from the train_model call.{_misspelt_hint(rejected)}'
+            f'{where} does not accept the keyword argument(s) {rejected} that {caller} would pass to every step. '
+            f'Add them to {name.rsplit(".", 1)[-1]}, or remove them from the {caller} call.{_misspelt_hint(rejected)}'
         )
     required = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty]
     missing = [name for name in required if name not in names]
     if missing:
         raise TypeError(
-            f'{where} requires the keyword argument(s) {missing}, but train_model was not given them: '
-            f'pass them to train_model (a number, or a policy such as Exponential).'
+            f'{where} requires the keyword argument(s) {missing}, but {caller} was not given them: '
+            f'pass them to {caller} (a number, or a policy such as Exponential).'
         )
 
 

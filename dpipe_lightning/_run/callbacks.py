@@ -29,6 +29,7 @@ class LoopStart(Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self.loop.setup(trainer, pl_module, self.own_callbacks)
+        self.loop.restore_from_manager()
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.loop.start(trainer, pl_module)

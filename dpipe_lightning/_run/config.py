@@ -50,7 +50,8 @@ class RunConfig:
     checkpoints
         the folder of the run's resume checkpoints, or ``None``.
     checkpoint_manager
-        deep_pipe's ``CheckpointManager`` (``train``'s argument): ``save(epoch)`` after every epoch, on rank 0.
+        ``train``'s checkpoint manager, as its calls (``_checkpoints/manager_calls.py``): restored before the run,
+        the run's state put back at its setup, saved after every epoch (on every rank; the first writes).
     checkpoint_every_n_steps, checkpoint_every_n_seconds
         also save inside epochs, so often.
     overfit

@@ -1,95 +1,118 @@
-"""deep_pipe's generic loop, ``train`` and ``one_epoch``, executed by a Lightning Trainer like ``train_model``."""
+"""deep_pipe's generic loop, ``train`` (every release's form) and ``one_epoch``, executed by a Lightning Trainer
+through the same `RunLoop` as ``train_model``."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
-import lightning as L
 from lightning.pytorch.loggers import Logger
 
-from .._checks import callable_name, check_callable, reject
+from .._checkpoints.manager_calls import ManagerCalls
+from .._checks import check_callable, check_int
 from .._logs.history import History
-from .._model.steps import StepFunction
-from .._model.torch_model import TorchModel
-from .._policies.base import EarlyStopping, ValuePolicy
-from .arguments import (
-    as_list,
-    check_callbacks,
-    check_policy_states,
-    check_step_keywords,
-    check_validate,
-    sort_kwargs,
-)
+from .._policies.base import EarlyStopping
+from .arguments import as_list, check_callbacks, check_policy_states, sort_kwargs
 from .config import RunConfig
 from .epoch_view import as_batch_iter, batches_per_epoch
-from .loop import RunLoop
+from .train_call import TrainCall, sort_train_call, step_flags, step_module
 from .trainer import check_trainer_arguments, execute
 
 __all__ = ['one_epoch', 'train']
 
 
-class CheckpointManagerLike(Protocol):
-    def save(self, iteration: int) -> None: ...
+def train(*args: Any, **kwargs: Any) -> History:
+    """deep_pipe's generic training loop, in every release's form, run by a Lightning ``Trainer``.
 
-    def restore(self) -> int: ...
-
-
-def train(
-    do_train_step: Callable[..., Any],
-    batch_iter: Any,
-    logger: Logger | None = None,
-    checkpoint_manager: CheckpointManagerLike | None = None,
-    validate: Callable[[], Mapping[str, Any]] | None = None,
-    **policies: Any,
-) -> History:
-    """deep_pipe's generic training loop, run by a Lightning ``Trainer``: epochs until a policy stops training.
+    ``train(train_step, batch_iter, n_epochs=np.inf, logger=None, checkpoints=None, validate=None,
+    gradient_accumulation_steps=1, **kwargs)`` (deep_pipe 0.0.8-0.5) trains the epochs from
+    ``checkpoints.restore()`` to ``n_epochs - 1``; ``train(do_train_step, batch_iter, logger=None,
+    checkpoint_manager=None, validate=None, **policies)`` (0.0.7) trains until a policy stops it. A ``Logger`` or
+    ``None`` as the third argument, ``do_train_step=``, ``checkpoint_manager=`` or a policy as ``n_epochs=`` make a
+    call 0.0.7's; a call mixing both forms is refused.
 
     Parameters
     ----------
-    do_train_step
-        the step: ``do_train_step(*batch, **values)`` with every value policy's value by name; returns the loss.
-        ``TorchModel.do_train_step`` of a model trains that model as ``train_model`` does; any other function
-        owns its model, backward and optimizer, and runs on one process.
+    train_step, do_train_step
+        the step: ``step(*batch, **values)`` with the constants and every value policy's value by name; returns the
+        loss (a tensor, a number, a numpy array, a tuple or list of losses, or a dict of losses by name). deep_pipe's
+        ``train_step`` (or a ``functools.partial`` of it holding ``architecture``, ``criterion`` and ``optimizer``,
+        which may also be keywords of ``train``) runs its backward pass and optimizer step through Lightning, on
+        the architecture's device unless ``accelerator`` says otherwise, DDP included; ``TorchModel.do_train_step``
+        trains that model as ``train_model`` does; any other function owns its model, backward and optimizer, and
+        runs on one process.
     batch_iter
         a batch iterator (entered for the run, left at its end) or a callable giving one epoch's batches.
+    n_epochs
+        the epochs to train, counted from 0 over the whole run (``np.inf``: until a policy stops training).
     logger
         a deep_pipe logger (``TBLogger``, ``ConsoleLogger``, ...) or any Lightning ``Logger``; ``None``: no logs.
-    checkpoint_manager
-        deep_pipe's ``CheckpointManager``: ``restore()`` gives the first epoch, ``save(epoch)`` runs after every
-        epoch; ``None``: training starts at epoch 0 and nothing is saved.
+    checkpoints, checkpoint_manager
+        deep_pipe's `Checkpoints` (``CheckpointManager``), or any object with ``save`` and ``restore``:
+        ``restore()`` before the first epoch gives the epoch to start at; ``save(epoch, train_losses, metrics)``
+        (``save(epoch)`` where that is all it takes) runs after every epoch. A `Checkpoints` also saves the run's
+        state in each of its folders (``dpipe_lightning_run``: random generators, batch stream, history), so a
+        relaunched ``train`` resumes exactly. ``None``: training starts at epoch 0 and nothing is saved.
     validate
         ``validate() -> dict`` of metrics, once per epoch after its steps.
-    policies
-        the policies, by name (e.g. ``n_epochs=NEpochs(10)``, ``lr=Exponential(...)``); a ``lightning.Trainer``
-        argument goes to the Trainer, anything else is a constant passed to every step.
+    gradient_accumulation_steps
+        (0.1.2 on) every step also gets ``accumulate=(i + 1) % gradient_accumulation_steps != 0`` (``i``: its index
+        in the epoch) and ``gradient_accumulation_steps``: ``train_step`` adds up the gradients of so many steps
+        (their losses divided by it) before each optimizer step.
+    kwargs
+        a ``lightning.Trainer`` argument goes to the Trainer (``accumulate_grad_batches``, ``gradient_clip_val`` and
+        ``gradient_clip_algorithm`` to the step execution, as in ``train_model``); a policy is a policy (a value
+        policy's ``value`` reaches every step by name); anything else is a constant passed to every step.
 
     Returns
     -------
     history
-        the :class:`~dpipe_lightning.train.History` of the epochs this call ran (deep_pipe's ``train`` returned
-        ``None``), as Keras' ``fit(initial_epoch=...)``: after ``checkpoint_manager.restore()`` it starts at the
-        restored epoch, since a ``CheckpointManager`` does not save one (``train_model``'s checkpoints do).
+        the :class:`~dpipe_lightning.train.History` of the run (deep_pipe's ``train`` returned ``None``): with a
+        `Checkpoints`, all its epochs (the earlier ones are in the run's state); with another checkpoint manager,
+        the epochs this call ran, as Keras' ``fit(initial_epoch=...)``.
 
     Notes
     -----
-    The order of one run::
+    Every argument is checked before anything starts. The order of one run::
 
-        1. epoch = checkpoint_manager.restore() (0 without a manager); enter batch_iter
-        for each epoch e = epoch, epoch + 1, ...:
+        1. epoch = checkpoints.restore() (0 without one); nothing to train: return; enter batch_iter
+        for each epoch e = epoch, epoch + 1, ... below n_epochs:
             2. policy.epoch_started(e) for every policy, in keyword order
-            3. for each batch: loss = do_train_step(*batch, **values), with the step hooks of step policies
-            4. metrics = validate(); log the epoch (logger.train, logger.policies, logger.metrics)
-            5. policy.epoch_finished(e, train_losses=..., metrics=...) for every policy
-            6. checkpoint_manager.save(e)
+            3. for each batch: loss = step(*batch, **values), with the step hooks of step policies
+            4. policy.validation_started(e, train_losses); metrics = validate(); log the epoch
+               (logger.train, logger.policies, logger.metrics)
+            5. policy.epoch_finished(e, train_losses, metrics=..., policies=...) in the form each policy takes
+            6. checkpoints.save(e, train_losses, metrics)
             7. stop if a policy, the step or validate raised EarlyStopping
         8. leave batch_iter
 
-    Unlike deep_pipe 0.0.7, the epoch in which a policy stops training finishes steps 4-6, so its state is saved.
+    Unlike deep_pipe, the epoch in which a policy stops training finishes steps 4-6, so its state is saved.
     """
-    return run_loop(do_train_step, batch_iter, logger, validate, policies, None, None, checkpoint_manager).history
+    return run_loop(sort_train_call(args, kwargs), first_epoch=None)
+
+
+def _signature(
+    train_step: Callable[..., Any] | None = None,
+    batch_iter: Any = None,
+    n_epochs: int | float = math.inf,
+    logger: Logger | None = None,
+    checkpoints: Any = None,
+    validate: Callable[[], Mapping[str, Any]] | None = None,
+    gradient_accumulation_steps: int = 1,
+    *,
+    do_train_step: Callable[..., Any] | None = None,
+    checkpoint_manager: Any = None,
+    **kwargs: Any,
+) -> History:
+    """`train`'s signature as shown: the later form's, with 0.0.7's names (which ``train(*args, **kwargs)`` sorts
+    itself, since 0.0.7's third positional argument is ``logger`` and ``n_epochs`` may be its policy)."""
+    raise NotImplementedError
+
+
+train.__signature__ = inspect.signature(_signature)
 
 
 def one_epoch(
@@ -105,67 +128,66 @@ def one_epoch(
     ``batch_iter`` is called once for the epoch's batches and is neither entered nor left (``train`` enters it).
     ``EarlyStopping`` from a policy, the step or ``validate`` reaches the caller after the epoch's hooks ran.
     """
-    loop = run_loop(do_train_step, batch_iter, logger, validate, policies, epoch, 1, None, enter_batch_iter=False)
-    if loop.stop.stopped:
+    epoch = check_int('one_epoch: epoch', epoch, minimum=0)
+    arguments = {'do_train_step': do_train_step, 'batch_iter': batch_iter, 'logger': logger, 'validate': validate}
+    call = sort_train_call((), {**arguments, **policies})
+    stopped: list[bool] = []
+    run_loop(call._replace(n_epochs=1, batch_iter=_Entered(call.batch_iter)), epoch, stopped=stopped)
+    if stopped:
         raise EarlyStopping(f'a policy stopped training in epoch {epoch}')
 
 
-def run_loop(
-    step: Callable[..., Any],
-    batch_iter: Any,
-    logger: Logger | None,
-    validate: Callable[[], Mapping[str, Any]] | None,
-    kwargs: Mapping[str, Any],
-    first_epoch: int | None,
-    n_epochs: int | None,
-    manager: CheckpointManagerLike | None,
-    enter_batch_iter: bool = True,
-) -> RunLoop:
-    """Check the arguments of `train` or `one_epoch`, then execute them on a Trainer; returns the run's loop.
+def run_loop(call: TrainCall, first_epoch: int | None, stopped: list[bool] | None = None) -> History:
+    """Check the rest of ``call``, then execute it on a Trainer through the run's loop; returns the run's history.
 
-    ``first_epoch=None``: the epoch ``manager.restore()`` gives (it loads the saved states), after every check.
+    ``first_epoch=None``: ``train``, starting at the epoch the checkpoint manager's ``restore()`` gives (it loads
+    the saved states), after every check. Else one epoch numbered so (``one_epoch``: the batch iterator is
+    neither entered nor left; ``stopped`` gets an item if a policy stopped training).
     """
-    check_callable('do_train_step', step)
-    name = callable_name(step)
-    trainer_kwargs, policies, constants = sort_kwargs(kwargs)
-    values = [n for n, p in policies.items() if isinstance(p, ValuePolicy)]
-    check_step_keywords(step, [*values, *constants], name)
+    trainer_kwargs, policies, constants = sort_kwargs(call.kwargs, caller='train')
     check_policy_states(policies)
-    check_validate(validate)
-    if logger is not None and not isinstance(logger, Logger):
-        reject(TypeError, 'logger', 'a deep_pipe or Lightning Logger, or None', logger)
     callbacks = check_callbacks(trainer_kwargs.pop('callbacks', None), None)
-    if manager is not None:
-        if not (callable(getattr(manager, 'save', None)) and callable(getattr(manager, 'restore', None))):
-            reject(TypeError, 'checkpoint_manager', 'a CheckpointManager (with save and restore), or None', manager)
+    plugins = as_list(trainer_kwargs.pop('plugins', None))
+    flags = step_flags(trainer_kwargs)
+    model = step_module(call, policies, constants, flags, trainer_kwargs, plugins)
     config = RunConfig(
-        model=_module_of(step),
+        model=model,
         caller='train',
-        batch_iter=as_batch_iter(batch_iter) if enter_batch_iter else _Entered(batch_iter),
-        epoch_length=batches_per_epoch(batch_iter),
-        n_epochs=n_epochs,
+        batch_iter=as_batch_iter(call.batch_iter),
+        epoch_length=batches_per_epoch(call.batch_iter),
+        n_epochs=call.n_epochs,
         first_epoch=first_epoch or 0,
         policies=policies,
         constants=constants,
-        validate=validate,
-        log_path=None if logger is None else (logger,),
-        checkpoint_manager=manager,
-        plugins=tuple(as_list(trainer_kwargs.pop('plugins', None))),
+        validate=call.validate,
+        log_path=None if call.logger is None else (call.logger,),
+        checkpoint_manager=call.manager,
+        plugins=tuple(plugins),
         trainer_kwargs=trainer_kwargs,
         callbacks=tuple(callbacks),
+        **flags,
     )
     check_trainer_arguments(config)
-    if first_epoch is None and manager is not None:
-        config = dataclasses.replace(config, first_epoch=int(manager.restore()))  # it loads the saved states
-    return execute(config, exit_batch_iter=enter_batch_iter)
+    if first_epoch is None:
+        first = call.manager.restore() if call.manager is not None else 0  # it loads the saved states
+        n_epochs = None if call.n_epochs is None else call.n_epochs - first
+        if n_epochs is not None and n_epochs <= 0:  # deep_pipe's loop ran no epoch
+            if call.logger is not None:
+                call.logger.finalize('success')  # as a run's end does (a TBLogger's writer stops)
+            return _restored_history(call.manager)
+        config = dataclasses.replace(config, first_epoch=first, n_epochs=n_epochs)
+    loop = execute(config, exit_batch_iter=not isinstance(call.batch_iter, _Entered))
+    if stopped is not None and loop.stop.stopped:
+        stopped.append(True)
+    return loop.history
 
 
-def _module_of(step: Callable[..., Any]) -> L.LightningModule:
-    """The model whose ``do_train_step`` ``step`` is, or a `StepFunction` running ``step``."""
-    model = getattr(step, '__self__', None)
-    if inspect.ismethod(step) and isinstance(model, TorchModel) and step.__name__ == 'do_train_step':
-        return model
-    return StepFunction(step)
+def _restored_history(manager: ManagerCalls | None) -> History:
+    """The history of a run with nothing to train: the one its `Checkpoints` saved, if any."""
+    history = History()
+    if manager is not None and manager.restored is not None:
+        history.load_state_dict(manager.restored['run']['history'])
+    return history
 
 
 class _Entered:
@@ -173,6 +195,7 @@ class _Entered:
 
     def __init__(self, batch_iter: Callable[[], Any]) -> None:
         self.batch_iter = check_callable('batch_iter', batch_iter, "a callable returning one epoch's batches")
+        self.batches_per_epoch = batches_per_epoch(batch_iter)
 
     def __call__(self) -> Any:
         return self.batch_iter()

@@ -98,7 +98,7 @@ class RunLoop(LoopState):
         self.interruption: BaseException | None = None  # what ended the run early (Ctrl+C, an error)
         self.step_pending = False  # a step ran whose finish_step has not
         self.extra_epoch = False  # the epoch in progress is a callback's extra pass, beyond n_epochs
-        self._epoch_to_save = False
+        self._epoch_to_save: tuple[list[Any], Mapping[str, Any] | None] | None = None  # (train_losses, metrics)
         self._module: L.LightningModule | None = None
         self._world_size, self._rank, self._max_epochs = 1, 0, None
         self._metric_readers = True  # a callback of the user's may read Lightning's metric state during the run
@@ -196,10 +196,10 @@ class RunLoop(LoopState):
             self.progress.skip_step()
             loss = None
         elif loss is not None:
-            self.progress.record_loss(loss)
+            self.progress.record_loss(loss, outcome.names)
             if not self.config.skip_nonfinite:
                 self.losses.queue(index, loss)
-            stop = self.policies.step_finished(index.epoch, index.iteration, loss) or stop
+            stop = self.policies.step_finished(index.epoch, index.iteration, loss, outcome.names) or stop
         if stop or outcome.stop:
             self.stop.request()
             if trainer.world_size == 1:
@@ -238,10 +238,9 @@ class RunLoop(LoopState):
             return
         epoch = self.progress.epoch
         step_schedulers(self._module, 'epoch', epoch + 1)
-        train_losses = epoch_losses(trainer, self.progress.losses)
+        train_losses = epoch_losses(trainer, self.progress.losses, self.progress.loss_names)
         self.losses.check_epoch(train_losses)  # before anything is logged or saved
         self.progress.finish_epoch()
-        self._epoch_to_save = True
         values = self.policies.values()
         stop = self.policies.validation_started(epoch, train_losses) or trainer.should_stop or self.stop.requested
         try:
@@ -251,6 +250,7 @@ class RunLoop(LoopState):
         skipped = self.progress.skipped if self.config.skip_nonfinite else None
         scalars = epoch_scalars(train_losses, values, metrics, skipped)
         self.logs.log_epoch(trainer, epoch, scalars, train_losses, values, metrics)
+        self._epoch_to_save = (train_losses, metrics)
         self.history.record(epoch, scalars)
         self.stop.decide_together(trainer, self.policies.epoch_finished(epoch, train_losses, metrics) or stop)
         # Lightning's metric state: for the user's callbacks, which read it after this hook; without any (only the
@@ -263,13 +263,13 @@ class RunLoop(LoopState):
     def save_epoch(self, trainer: L.Trainer) -> None:
         """After every callback's epoch end: the epoch's checkpoint (with a stop any callback decided)."""
         if self._epoch_to_save:
-            self._epoch_to_save = False
+            results, self._epoch_to_save = self._epoch_to_save, None
             if trainer.should_stop:
                 self.stop.decide(True)  # a relaunch of a stopped run trains no further
             if self.saver is not None:
                 self._save(trainer)
-            if self.config.checkpoint_manager is not None and trainer.is_global_zero:
-                self.config.checkpoint_manager.save(self.progress.epoch)
+            if self.config.checkpoint_manager is not None:  # on every rank: the run's state is gathered from all
+                self.config.checkpoint_manager.save(trainer, self, self.progress.epoch, *results)
         if self.stop.ending:
             raise self.stop.exit()
 

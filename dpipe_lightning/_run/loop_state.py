@@ -2,7 +2,9 @@
 
 Saved under ``callbacks['dpipe_lightning.run']``: ``run`` (what every rank shares: the policies, the progress, the
 stop state, the history, the settings a resumed run must agree with) and ``ranks`` (each rank's own: its random
-generators, batch stream position, partial epoch losses and, inside an accumulation window, gradients).
+generators, batch stream position, partial epoch losses and, inside an accumulation window, gradients). ``train``
+with deep_pipe's `Checkpoints` saves the same state as an entry of each checkpoint folder
+(``_checkpoints/manager_calls.py``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ class LoopState:
             batch_iter.load_state_dict(mine['batch_iter'])
         self._pending_grads = mine.get('grads')
         set_rng_states(mine['rng'])
+
+    def restore_from_manager(self: RunLoop) -> None:
+        """The run's state that ``train``'s `Checkpoints` read before the run (if any), once the processes are known
+        and the batch iterator runs (after `RunLoop.setup`, as Lightning restores a checkpoint's state)."""
+        if self.config.checkpoint_manager is not None:
+            self.config.checkpoint_manager.restore_run(self, self._world_size)
 
     def restore_shared(self: RunLoop, saved: dict[str, Any]) -> None:
         """What every rank shares (also for a finished run, restored without a Trainer)."""

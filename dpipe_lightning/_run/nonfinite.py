@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,14 +43,16 @@ class LossCheck:
         index, loss = next(item for item in pending if not bool(torch.isfinite(item[1]).all()))
         raise _diverged(index, loss.detach().cpu().tolist())
 
-    def check_epoch(self, losses: Sequence[float] | Sequence[Sequence[float]]) -> None:
+    def check_epoch(self, losses: Sequence[Any]) -> None:
         """At an epoch's end: check the queued losses by their values among the epoch's ``losses``, already on the
-        host (averaged over the ranks, so every rank stops on a non-finite loss of any of them)."""
+        host (averaged over the ranks, so every rank stops on a non-finite loss of any of them): numbers, lists of
+        them, or dicts of them by name."""
         pending, self._pending = self._pending, []
         if not pending:
             return
         values = losses[len(losses) - len(pending) :]
-        finite = np.isfinite(np.asarray(values, dtype=float).reshape(len(pending), -1)).all(axis=1)
+        numbers = [list(value.values()) if isinstance(value, Mapping) else value for value in values]
+        finite = np.isfinite(np.asarray(numbers, dtype=float).reshape(len(pending), -1)).all(axis=1)
         if not finite.all():
             first = int(np.argmin(finite))
             raise _diverged(pending[first][0], values[first])

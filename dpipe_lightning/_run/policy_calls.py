@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .._model.conversion import set_lr
+from .._model.steps import host_loss
 from .._policies.base import EarlyStopping, Policy, ValuePolicy
 from .._policies.hooks import call_epoch_finished
 
@@ -56,12 +57,14 @@ class PolicyCalls:
         hook = lambda p: p.train_step_started(epoch, iteration)  # noqa: E731
         return bool(self._on_step_start) and _call(hook, self._on_step_start)
 
-    def step_finished(self, epoch: int, iteration: int, loss: torch.Tensor) -> bool:
-        """``train_step_finished(epoch, iteration, loss)`` with the loss as a number (a host sync, only for policies
-        that define the hook)."""
+    def step_finished(
+        self, epoch: int, iteration: int, loss: torch.Tensor, names: tuple[str, ...] | None = None
+    ) -> bool:
+        """``train_step_finished(epoch, iteration, loss)`` with the loss on the host as deep_pipe's loops gave it: a
+        number, a list of losses, or a dict of them by ``names`` (a host sync, only for policies with the hook)."""
         if not self._on_step_end:
             return False
-        value = float(loss)
+        value = host_loss(loss, names)
         return _call(lambda p: p.train_step_finished(epoch, iteration, value), self._on_step_end)
 
     def validation_started(self, epoch: int, train_losses: Sequence[Any]) -> bool:

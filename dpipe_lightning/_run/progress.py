@@ -35,6 +35,8 @@ class Progress:
         when a policy stopped training as an epoch started).
     losses
         the losses of the epoch's steps so far, on the device (read once, at the epoch's end).
+    loss_names
+        the names of the epoch's losses where its steps return a dict of them (the order of each loss vector).
     skipped
         the steps of the epoch skipped for a non-finite loss (``nonfinite_loss='skip'``).
     """
@@ -46,12 +48,13 @@ class Progress:
         self.steps_in_epoch = 0
         self.in_epoch = False
         self.losses: list[torch.Tensor] = []
+        self.loss_names: tuple[str, ...] | None = None
         self.skipped = 0
 
     def start_epoch(self, epoch: int) -> None:
         """Epoch ``epoch`` starts (its steps will run)."""
         self.epoch, self.in_epoch = epoch, True
-        self.steps_in_epoch, self.losses, self.skipped = 0, [], 0
+        self.steps_in_epoch, self.losses, self.skipped, self.loss_names = 0, [], 0, None
 
     def start_step(self) -> StepIndex:
         """A step starts: its index, counted before this step."""
@@ -60,8 +63,15 @@ class Progress:
         self.steps_in_epoch += 1
         return index
 
-    def record_loss(self, loss: torch.Tensor) -> None:
-        """The loss of the step just taken (kept on its device: no host sync)."""
+    def record_loss(self, loss: torch.Tensor, names: tuple[str, ...] | None = None) -> None:
+        """The loss of the step just taken (kept on its device: no host sync); ``names``: of a dict of losses."""
+        if names != self.loss_names:
+            if self.losses:
+                raise ValueError(
+                    f'a step of epoch {self.epoch} returned the losses {_form(names)}, the steps before it '
+                    f'{_form(self.loss_names)}: every step of an epoch must return the same losses'
+                )
+            self.loss_names = names
         self.losses.append(loss.detach() if loss.requires_grad else loss)
 
     def skip_step(self) -> None:
@@ -98,11 +108,18 @@ class Progress:
     def rank_state_dict(self) -> dict[str, Any]:
         """What is this rank's own: its partial epoch's losses (on the CPU)."""
         losses = torch.stack(self.losses).cpu() if self.losses else torch.zeros(0)
-        return {'losses': losses, 'skipped_in_epoch': self.skipped}
+        names = None if self.loss_names is None else list(self.loss_names)
+        return {'losses': losses, 'skipped_in_epoch': self.skipped, 'loss_names': names}
 
     def load_rank_state_dict(self, state: dict[str, Any]) -> None:
         self.losses, self.skipped = list(state['losses'].unbind()), int(state['skipped_in_epoch'])
+        names = state.get('loss_names')  # written since dicts of losses are recorded
+        self.loss_names = None if names is None else tuple(names)
 
     def losses_to(self, device: torch.device) -> None:
         """Put restored losses where the run computes (they load on the CPU)."""
         self.losses = [loss.to(device) for loss in self.losses]
+
+
+def _form(names: tuple[str, ...] | None) -> str:
+    return 'without names' if names is None else f'named {list(names)}'

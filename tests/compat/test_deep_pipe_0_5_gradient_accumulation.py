@@ -14,8 +14,6 @@ from torch import nn
 from dpipe_lightning.torch import train_step
 from dpipe_lightning.train import train
 
-RUN_LOOP = "run loop: train's later form, train(train_step, batch_iter, n_epochs=..., gradient_accumulation_steps=...)"
-
 
 def nets():
     def net():
@@ -53,7 +51,6 @@ def test_train_step_accumulates_as_0_5s_loop_drives_it(batch_size):
     assert not all(torch.equal(a, b) for a, b in zip(initial, net1.parameters()))  # they trained
 
 
-@pytest.mark.xfail(strict=True, reason=RUN_LOOP)
 @pytest.mark.parametrize('batch_size', [4, 16, 64])
 def test_train(batch_size):
     import torch

@@ -86,7 +86,6 @@ def porting_program() -> str:
     return match.group(1)
 
 
-@pytest.mark.xfail(strict=True, reason="run loop: train's later form, train(train_step, batch_iter, n_epochs=...)")
 def test_the_porting_pages_program(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(porting_program(), str(PORTING), 'exec'), {'__name__': '__porting__'})

@@ -10,7 +10,6 @@ network lives) and returned several losses, ``sequence_to_np(loss, l1, l2)``, wh
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -18,8 +17,6 @@ from torch import nn
 from dpipe_lightning.batch_iter import Infinite, load_by_random_id
 from dpipe_lightning.torch import TorchModel, sequence_to_np, sequence_to_var, set_lr, train_model
 from dpipe_lightning.train.policy import Exponential, Policy
-
-RUN_LOOP = 'run loop: a TorchModel subclass assigning modules before super().__init__; tuples of losses from a step'
 
 
 class EncoderWithPenalty(TorchModel):
@@ -52,7 +49,6 @@ class Losses(Policy):
         self.epochs.append(train_losses)
 
 
-@pytest.mark.xfail(strict=True, reason=RUN_LOOP)
 def test_a_0_0_7_subclass_with_a_custom_step_trains(tmp_path):
     rng = np.random.default_rng(0)
     ys = rng.integers(0, 3, size=90)

@@ -1,56 +1,29 @@
-"""A 2020 program for deep_pipe 0.0.8-0.5: ``train(train_step, batch_iter, n_epochs=..., logger=..., checkpoints=...,
-validate=..., **kwargs)`` with `Checkpoints` and `TBLogger`, interrupted and run again: issue #22 asks that it resumes
-from its checkpoints, bit-identical to a run that was never interrupted.
+"""A 2020 program for deep_pipe 0.0.8-0.5 (``era_2020_job.py``): ``train(train_step, batch_iter, n_epochs=...,
+logger=TBLogger(...), checkpoints=Checkpoints(...), validate=..., **kwargs)``, interrupted and run again: it resumes
+from its checkpoints, bit-identical to a run that was never interrupted (every weight, the optimizer's state, the
+TensorBoard series and the returned history), with deep_pipe's checkpoint layout.
 """
 
 from __future__ import annotations
 
-import functools
+import importlib.util
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from torch import nn
 
-from dpipe_lightning.batch_iter import Infinite, load_by_random_id
-from dpipe_lightning.torch import inference_step, train_step
-from dpipe_lightning.train import Checkpoints, Exponential, TBLogger, TimeProfiler, train
-
-RUN_LOOP = "run loop: train's later form, train(train_step, batch_iter, n_epochs=..., checkpoints=...)"
+JOB = Path(__file__).with_name('era_2020_job.py')
+_spec = importlib.util.spec_from_file_location('era_2020_job', JOB)
+job = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(job)
 
 
 class Interrupted(Exception):
     pass
-
-
-def run(folder, n_epochs, interrupt_in_epoch=None):
-    """The experiment script: everything built afresh, as a relaunched script does."""
-    rng = np.random.default_rng(0)
-    ys = rng.integers(0, 3, size=90)
-    xs = (rng.normal(0, 2, size=(3, 6))[ys] + rng.normal(size=(90, 6))).astype(np.float32)
-    torch.manual_seed(0)
-    architecture = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
-    optimizer = torch.optim.Adam(architecture.parameters())
-    lr = Exponential(1e-2, 0.5)
-    batch_iter = Infinite(load_by_random_id(xs.__getitem__, ys.__getitem__, ids=range(90), random_state=0),
-                          batch_size=10, batches_per_epoch=4)  # fmt: skip
-    checkpoints = Checkpoints(folder / 'checkpoints', {'model.pth': architecture, 'optimizer.pth': optimizer, 'lr': lr})
-    epochs = []
-
-    def validate():
-        epochs.append(len(epochs))
-        if interrupt_in_epoch is not None and len(epochs) == interrupt_in_epoch + 1:
-            raise Interrupted
-        prediction = inference_step(xs, architecture=architecture)
-        return {'accuracy': float((prediction.argmax(1) == ys).mean())}
-
-    step = functools.partial(
-        train_step, architecture=architecture, criterion=nn.CrossEntropyLoss(), optimizer=optimizer
-    )
-    train(step, batch_iter, n_epochs=n_epochs, logger=TBLogger(folder / 'logs'), checkpoints=checkpoints,
-          validate=validate, lr=lr, time=TimeProfiler(), enable_progress_bar=False)  # fmt: skip
-    return architecture
 
 
 def scalars(folder):
@@ -60,14 +33,71 @@ def scalars(folder):
     return {tag: dict((e.step, e.value) for e in events.Scalars(tag)) for tag in events.Tags()['scalars']}
 
 
-@pytest.mark.xfail(strict=True, reason=RUN_LOOP)
+def assert_same(first, second):
+    for (name, a), b in zip(first.items(), second.values(), strict=True):
+        assert torch.equal(a, b), name
+
+
 def test_an_interrupted_run_resumes_bit_identical(tmp_path, capsys):
-    uninterrupted = run(tmp_path / 'once', n_epochs=4)
+    once = job.run(tmp_path / 'once')
+    validations = []
+
+    def fail_in_epoch_1():
+        validations.append(None)
+        if len(validations) == 2:
+            raise Interrupted
+
     with pytest.raises(Interrupted):
-        run(tmp_path / 'twice', n_epochs=4, interrupt_in_epoch=2)
-    resumed = run(tmp_path / 'twice', n_epochs=4)
-    for a, b in zip(uninterrupted.parameters(), resumed.parameters()):
-        assert torch.equal(a, b)
+        job.run(tmp_path / 'twice', validate_hook=fail_in_epoch_1)
+    assert sorted(p.name for p in (tmp_path / 'twice' / 'checkpoints').iterdir()) == ['checkpoint_0']
+    twice = job.run(tmp_path / 'twice')
+    assert_same(once[0].state_dict(), twice[0].state_dict())
+    assert_same(once[1].state_dict()['state'][0], twice[1].state_dict()['state'][0])
     assert scalars(tmp_path / 'twice') == scalars(tmp_path / 'once')
     assert sorted(scalars(tmp_path / 'once')) == ['policies/lr', 'train/loss', 'val/metrics/accuracy']
-    assert 'Epoch 3 time profiling:' in capsys.readouterr().out
+    assert twice[2].history == once[2].history and twice[2].epoch == [0, 1, 2]  # the earlier epochs too
+    newest = tmp_path / 'twice' / 'checkpoints' / 'checkpoint_2'
+    assert sorted(p.name for p in newest.iterdir()) == ['dpipe_lightning_run', 'lr', 'model.pth', 'optimizer.pth']
+    assert 'Epoch 2 time profiling:' in capsys.readouterr().out
+
+
+def test_a_finished_run_relaunched_trains_no_more_and_returns_its_history(tmp_path):
+    architecture, _, history = job.run(tmp_path)
+    relaunched, _, again = job.run(tmp_path)
+    assert_same(architecture.state_dict(), relaunched.state_dict())  # restored, not trained further
+    assert again.history == history.history
+    assert job.run(tmp_path, n_epochs=4)[2].epoch == [0, 1, 2, 3]  # a longer run goes on
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_a_step_resumes_bit_identical(tmp_path):
+    reference = tmp_path / 'reference'
+    reference.mkdir()
+    threads = torch.get_num_threads()
+    try:
+        job.main(reference, 0.0)  # the job's own code, in this process (one thread, as the job)
+    finally:
+        torch.set_num_threads(threads)
+    out = tmp_path / 'killed'
+    out.mkdir()
+    with subprocess.Popen([sys.executable, str(JOB), str(out), '0.3'], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:  # fmt: skip
+        try:
+            for line in process.stdout:
+                if line.strip() == 'step 7':  # inside epoch 1, after checkpoint_0
+                    process.send_signal(signal.SIGKILL)
+                    break
+            status = process.wait(timeout=120)
+        finally:
+            process.kill()
+    assert status == -signal.SIGKILL, process.stderr.read()[-3000:]
+    assert sorted(p.name for p in (out / 'checkpoints').iterdir()) == ['checkpoint_0']
+    done = subprocess.run([sys.executable, str(JOB), str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[:2] == ['step', '5']  # it went on at epoch 1
+    mine, theirs = (torch.load(folder / 'final.pt', weights_only=True) for folder in (out, reference))
+    assert_same(mine['model'], theirs['model'])
+    for key, state in theirs['optimizer']['state'].items():
+        assert_same(mine['optimizer']['state'][key], state)
+    assert mine['history'] == theirs['history']
+    assert scalars(out) == scalars(reference)

@@ -44,23 +44,11 @@ CONFLICTS = {
         'focal_loss_with_logits',
         '(logits, target, gamma=2, weight=None, reduce=torch.mean)',
     ): 'the third positional is weight (0.0.8)',
-}
-
-
-#: rows of the run loop's part of issue #22, not done yet: (name, first words of the release's signature)
-RUN_LOOP = {
     (
         'train',
-        '(train_step, batch_iter, n_epochs=np.inf',
-    ): "train's later form: train(train_step, batch_iter, n_epochs)",
+        '(do_train_step, batch_iter, logger=None, checkpoint_manager=None, validate=None, **policies)',
+    ): "the third positional is n_epochs (0.0.8); a Logger or None there is still 0.0.7's logger",
 }
-
-
-def run_loop_reason(row: dict) -> str | None:
-    for (name, start), reason in RUN_LOOP.items():
-        if row['name'] == name and (row['signature'] or '').startswith(start):
-            return reason
-    return None
 
 
 def ported(module: str) -> str:
@@ -102,14 +90,7 @@ def row_problems(row: dict) -> list[str]:
     return []  # constants and properties: being there is all
 
 
-def marked(row: dict):
-    reason = run_loop_reason(row)
-    if reason is None:
-        return row
-    return pytest.param(row, marks=pytest.mark.xfail(strict=True, reason=f'run loop: {reason}'))
-
-
-@pytest.mark.parametrize('row', [marked(r) for r in TABLE['names']], ids=row_id)
+@pytest.mark.parametrize('row', TABLE['names'], ids=row_id)
 def test_name_is_served(row):
     if (row['name'].rsplit('.', 1)[-1], row['signature']) in CONFLICTS:
         resolve(row['module'], row['name'])  # still importable

@@ -57,3 +57,44 @@ def test_inference_step_with_amp():
     assert half.dtype == np.float16
     full = inference_step(x, architecture=net)
     np.testing.assert_allclose(half.astype(np.float32), full, rtol=1e-2, atol=1e-2)
+
+
+def _train_step_run(scaler=None, **kwargs):
+    """0.5's train(partial(train_step, ...)) on an architecture that lives on the GPU; returns what it saw."""
+    from functools import partial
+
+    from dpipe_lightning.train import train
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)).cuda()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    seen = []
+
+    def criterion(logits, target):
+        seen.append((logits.dtype, logits.device.type))
+        return nn.functional.cross_entropy(logits.float(), target)
+
+    rng = np.random.default_rng(0)
+    batches = [(rng.normal(size=(32, 8)).astype(np.float32), rng.integers(0, 3, size=32)) for _ in range(4)]
+    step = partial(train_step, architecture=net, criterion=criterion, optimizer=optimizer, scaler=scaler)
+    history = train(step, lambda: batches, n_epochs=3, enable_progress_bar=False, **kwargs)
+    return net, seen, history
+
+
+def test_train_trains_a_train_step_where_its_architecture_lives():
+    net, seen, history = _train_step_run()
+    assert {device for _, device in seen} == {'cuda'}  # the Trainer took the architecture's device
+    assert next(net.parameters()).device.type == 'cuda'  # and left it there
+    assert history.history['train/loss'][-1] < history.history['train/loss'][0]
+
+
+@pytest.mark.parametrize('mixed', ['scaler', 'precision'])
+def test_train_step_in_mixed_precision_through_the_trainer(mixed):
+    scaler = torch.amp.GradScaler('cuda') if mixed == 'scaler' else None
+    kwargs = {} if mixed == 'scaler' else {'precision': '16-mixed'}
+    _, seen, history = _train_step_run(scaler, **kwargs)
+    assert seen[0][0] == torch.float16  # the forward pass ran under the Trainer's autocast
+    assert history.history['train/loss'][-1] < history.history['train/loss'][0]
+    if scaler is not None:
+        state = scaler.state_dict()  # the step's own scaler scaled the losses: it grew, or backed off
+        assert state['_growth_tracker'] > 0 or state['scale'] < 2.0**16

@@ -126,7 +126,7 @@ def test_train_checks_its_arguments_before_any_work(model, batch_iter):
         train(model.do_train_step, batch_iter, lr=1e-3, weights=Exponential(1, 0.5))
     with pytest.raises(TypeError, match='logger must be a deep_pipe or Lightning Logger, or None'):
         train(model.do_train_step, batch_iter, logger='logs', lr=1e-3)
-    with pytest.raises(TypeError, match='do_train_step must be callable'):
+    with pytest.raises(TypeError, match='train: train_step must be callable'):
         train(None, batch_iter, lr=1e-3)
     assert not batch_iter.running
 
@@ -149,3 +149,33 @@ def test_a_step_returning_a_vector_loss_logs_each_component(make_model, batch_it
     assert {'train/loss/ce', 'train/loss/l2'} <= set(logged)
     assert [step for step, _ in logged['train/loss/l2']] == [0, 1]
     assert np.all(np.array([v for _, v in logged['train/loss/l2']]) > 0)
+
+
+def test_a_torch_model_in_the_later_form_resumes_from_checkpoints_exactly(make_model, blobs, make_batch_iter, tmp_path):
+    from dpipe_lightning.train import Checkpoints
+
+    class Interrupted(Exception):
+        pass
+
+    def run(folder, fail_in_epoch=None):
+        torch.manual_seed(0)
+        model = make_model()
+        epochs = []
+
+        def validate():
+            epochs.append(None)
+            if len(epochs) - 1 == fail_in_epoch:
+                raise Interrupted
+            return {}
+
+        checkpoints = Checkpoints(folder, {'model': model.model_core, 'optimizer': model.optimizer})
+        history = train(model.do_train_step, make_batch_iter(blobs), 3, checkpoints=checkpoints, validate=validate,
+                        lr=1e-2, enable_progress_bar=False)  # fmt: skip
+        return model, history
+
+    once, history = run(tmp_path / 'once')
+    with pytest.raises(Interrupted):
+        run(tmp_path / 'twice', fail_in_epoch=2)
+    twice, resumed = run(tmp_path / 'twice')
+    assert all(torch.equal(a, b) for a, b in zip(once.model_core.parameters(), twice.model_core.parameters()))
+    assert resumed.history == history.history and resumed.epoch == [0, 1, 2]

@@ -101,3 +101,20 @@ def test_do_train_step_keeps_deep_pipes_behaviour_after_a_trainer_ran(model, dat
     model.do_train_step(xs.numpy()[:8], ys.numpy()[:8], lr=0.5)
     assert [group['lr'] for group in model.optimizer.param_groups] == [0.5]
     assert all(not torch.equal(p, q) for p, q in zip(before, model.model_core.parameters()))
+
+
+def test_a_step_returning_several_losses_logs_each_in_a_plain_trainer(data):
+    class TwoLosses(TorchModel):
+        def do_train_step(self, *inputs, lr):
+            *inputs, target = inputs
+            logits = self.model_core(*inputs)
+            ce, l2 = self.logits2loss(logits, target), logits.pow(2).mean()
+            self.backward_step(ce + 0.01 * l2, lr=lr)
+            return {'ce': ce.detach(), 'l2': l2.detach()}
+
+    xs, ys = data
+    model = TwoLosses(nn.Sequential(nn.Linear(6, 3)), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.Adam)
+    trainer = plain_trainer(max_epochs=1)
+    trainer.fit(model, DataLoader(TensorDataset(xs, ys), batch_size=40))
+    assert {'train/loss/ce_epoch', 'train/loss/l2_epoch'} <= set(trainer.callback_metrics)
+    assert float(trainer.callback_metrics['train/loss/l2_epoch']) > 0
