@@ -55,8 +55,10 @@ def check_params(optimizer: torch.optim.Optimizer, params: Mapping[str, Any]) ->
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.Optimizer:
-    """Set the learning rate of every parameter group of ``optimizer``."""
-    return set_params(optimizer, lr=lr)
+    """Set the learning rate of every parameter group of ``optimizer`` (before every step: kept to a plain loop)."""
+    for group in check_optimizer(optimizer).param_groups:
+        group['lr'] = lr
+    return optimizer
 
 
 def get_parameters(optimizer: torch.optim.Optimizer) -> Iterator[nn.Parameter]:

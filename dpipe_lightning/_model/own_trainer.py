@@ -37,7 +37,7 @@ def train_in_own_trainer(model: Any, batch: Any, batch_idx: int) -> torch.Tensor
     elif outcome.loss is not None:
         _log_loss(model, outcome, _size(batch))
     if schedulers and trainer.global_step != optimizer_steps:  # under manual optimization: the optimizer's steps
-        step_schedulers(model, 'step', batch_idx + 1)
+        step_schedulers(model.trainer, model, 'step', batch_idx + 1)
     return outcome.loss
 
 

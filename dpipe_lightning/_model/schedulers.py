@@ -22,10 +22,10 @@ def scheduled(trainer: L.Trainer) -> bool:
     return bool(trainer.lr_scheduler_configs)
 
 
-def step_schedulers(model: L.LightningModule, interval: str, number: int) -> None:
+def step_schedulers(trainer: L.Trainer, model: L.LightningModule, interval: str, number: int) -> None:
     """Step the Trainer's schedulers of ``interval`` (``'step'`` or ``'epoch'``) whose frequency divides ``number``
     (the batch's number in its epoch, or the epoch's, counted from 1), through ``model.lr_scheduler_step``."""
-    for config in model.trainer.lr_scheduler_configs:
+    for config in trainer.lr_scheduler_configs:
         if config.interval == interval and number % config.frequency == 0:
             model.lr_scheduler_step(config.scheduler, None)
 

@@ -14,7 +14,7 @@ from torch import nn
 from .._checks import callable_name, plain_signature, reject
 from .._lightning import HOOK_NAME_ATTRIBUTE
 from .._policies.base import EarlyStopping
-from .conversion import to_var
+from .conversion import array_to_tensor
 from .run_link import training_run
 
 __all__ = [
@@ -225,7 +225,7 @@ class StepFunction(PlainAttributes, L.LightningModule):
 def to_device(x: Any, device: torch.device) -> Any:
     """Numpy arrays become tensors on ``device`` (no dtype cast); tensors are moved; anything else is kept."""
     if isinstance(x, np.ndarray):
-        return to_var(x, device=device)
+        return array_to_tensor(x, device)
     if isinstance(x, torch.Tensor):
         return x.to(device, non_blocking=True)
     return x

@@ -180,7 +180,7 @@ class TorchModel(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         """In your own ``Trainer``: the schedulers of interval ``'epoch'`` step (before a ``ModelCheckpoint`` saves)."""
         if training_run_of(self.trainer) is None:
-            step_schedulers(self, 'epoch', self.current_epoch + 1)
+            step_schedulers(self.trainer, self, 'epoch', self.current_epoch + 1)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Numpy arrays become tensors on ``device`` (no dtype cast), then the precision plugin converts them as it
@@ -239,6 +239,9 @@ class TorchModel(L.LightningModule):
     def _execution(self) -> StepExecution:
         """How this model's steps run now: plain PyTorch outside training, else what the Trainer's run chose
         (a plain Trainer: through Lightning)."""
+        in_run = self._run_execution()
+        if in_run is not None:
+            return in_run
         trainer = attached_trainer(self)
         if trainer is None or not trainer.training:
             return _PLAIN
@@ -248,11 +251,19 @@ class TorchModel(L.LightningModule):
             link = self._link = (trainer, run, LightningExecution(trainer) if run is None else None)
         return link[1].execution if link[1] is not None else link[2]
 
+    def _run_execution(self) -> StepExecution | None:
+        """The step execution of the run training this model now, else ``None``: the check of every step, so it
+        asks neither the Trainer's state nor its callbacks (the link is dropped at teardown)."""
+        link = self._link
+        if link is not None and link[1] is not None and link[0] is attached_trainer(self):
+            return link[1].execution
+        return None
+
     def _on_model_device(self, inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
         """Numpy arrays become tensors (no dtype cast); everything goes to the model's device."""
-        trainer = attached_trainer(self)
         # inside a run Lightning (or the run) already moved the batch, and tracks the device; outside, ask the weights
-        device = self.device if trainer is not None and trainer.training else self.parameters_device
+        in_trainer = self._run_execution() is not None or getattr(attached_trainer(self), 'training', False)
+        device = self.device if in_trainer else self.parameters_device
         if all(isinstance(x, torch.Tensor) and x.device == device for x in inputs):
             return inputs
         return sequence_to_var(*inputs, device=device)

@@ -210,7 +210,7 @@ class RunLoop(LoopState):
     def finish_step(self, trainer: L.Trainer) -> None:
         """After a real step: the ranks agree on stop signals, a checkpoint if due, the progress display."""
         self.step_pending = False
-        step_schedulers(self._module, 'step', self.progress.steps_in_epoch)
+        step_schedulers(trainer, self._module, 'step', self.progress.steps_in_epoch)
         agreed = self.preemption.agree(trainer, self.progress.steps)
         if agreed is not None:
             self.stop.preempt(*agreed)
@@ -237,7 +237,7 @@ class RunLoop(LoopState):
                 publish_scalars(trainer, module, self.history.last())
             return
         epoch = self.progress.epoch
-        step_schedulers(self._module, 'epoch', epoch + 1)
+        step_schedulers(trainer, self._module, 'epoch', epoch + 1)
         train_losses = epoch_losses(trainer, self.progress.losses, self.progress.loss_names)
         self.losses.check_epoch(train_losses)  # before anything is logged or saved
         self.progress.finish_epoch()

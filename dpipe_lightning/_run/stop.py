@@ -68,7 +68,7 @@ class Stop:
     @property
     def ending(self) -> bool:
         """The run ends after saving its step, to be resumed (preempted, or paused)."""
-        return self.state in (StopState.PREEMPTED, StopState.PAUSED)
+        return self.state is StopState.PREEMPTED or self.state is StopState.PAUSED
 
     def request(self) -> None:
         """Something asked to stop: the epoch in progress finishes, then the ranks decide (`decide`)."""
