@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # torch is pinned for development and CI (a CPU wheel of this version is on local disk); the package needs >=2.1
 TORCH_DEV := torch==2.13.0
+# the suite runs one pytest-xdist worker per core (`make test WORKERS=0` runs it in this process); a test module stays
+# on one worker, so its module-scoped reference runs are made once
+WORKERS ?= auto
+PARALLEL := -n $(WORKERS) --dist loadfile
 # pip's notes about unused local index folders are noise
 QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
 
@@ -35,7 +39,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # the suite (without the slow subprocess tests) on the oldest supported Lightning: a venv holding only
 # lightning==$(FLOOR_LIGHTNING) that reads every other package from .venv (so nothing else is downloaded twice)
@@ -49,7 +53,7 @@ $(FLOOR)/.installed: $(STAMP)
 	touch $@
 
 test-floor: $(FLOOR)/.installed
-	$(FLOOR)/bin/python -m pytest -q -m 'not slow'
+	$(FLOOR)/bin/python -m pytest -q -m 'not slow' $(PARALLEL)
 
 # deep_pipe 0.5's non-training modules next to dpipe_lightning (the `deep-pipe` extra): a venv holding only
 # deep-pipe and what it adds (imops, pdp, loky, pandas, scikit-image...), reading every other package from .venv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import zipfile
@@ -17,6 +18,14 @@ from dpipe_lightning.batch_iter import Infinite, load_by_random_id
 from dpipe_lightning.torch import TorchModel
 
 N_FEATURES, N_CLASSES = 6, 3
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs one worker per core) each worker gets its share of the cores for torch's
+    intra-op threads, instead of every worker starting one thread per core."""
+    workers = os.environ.get('PYTEST_XDIST_WORKER_COUNT')
+    if workers:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +44,42 @@ def _no_leaked_threads():
     for thread in leaked:  # give stopping threads a moment before calling it a leak
         thread.join(timeout=5)
     assert not [t for t in leaked if t.is_alive()], f'leaked threads: {leaked}'
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """Every test must leave the process's stop-signal handlers as it found them: a handler left behind (SIGINT
+    ignored, say) changes what later tests, and the processes they start, do with a real signal."""
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    changed = {signal.Signals(signum).name: signal.getsignal(signum) for signum in STOP_SIGNALS
+               if signal.getsignal(signum) is not before[signum]}  # fmt: skip
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
+    now_blocked = signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    assert not changed, f'signal handlers left changed: {changed}'
+    assert now_blocked == blocked, f'signals left blocked: {now_blocked - blocked}'
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt, also in a background job (which inherits SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def nbclient_sigint():
+    """nbclient's asyncio loop hands SIGINT back as Python's default handler, whatever it was (asyncio's
+    ``remove_signal_handler``): the handler this process had is put back."""
+    previous = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 class Blobs:

@@ -130,14 +130,6 @@ def _id_at(position):
     return load_by_random_id(abs, ids=range(10), random_state=1).get(position)
 
 
-@pytest.fixture
-def ctrl_c_raises():
-    """SIGINT raises KeyboardInterrupt, also in a background job (which inherits SIGINT ignored)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 def test_ctrl_c_while_waiting_for_a_batch_stops_the_workers(running_threads, ctrl_c_raises):
     interrupted = threading.Event()
 

@@ -279,4 +279,7 @@ def test_a_full_disk_under_log_path_names_the_folder(model, batch_iter, tmp_path
         fit(model, batch_iter, tmp_path, n_epochs=3)
     assert caught.value.errno == errno.ENOSPC
     assert f"in '{tmp_path / 'logs'}'" in str(caught.value) and 'No space left on device' in str(caught.value)
+    for thread in set(threading.enumerate()) - threads:  # TensorBoard's writer thread reports its error, then ends
+        if type(thread).__name__ == '_AsyncWriterThread':
+            thread.join(timeout=10)
     assert_stopped(batch_iter, threads)

@@ -4,6 +4,7 @@ Seeded data, dropout (torch RNG), a plateau lr policy (state), validation, logs,
 Prints ``step <i>`` after every step; at the end writes the final model and optimizer state to OUT/final.pt.
 """
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ class Progress(Policy):
 
 
 def main(out, delay):
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever started this process
     torch.set_num_threads(1)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

@@ -122,5 +122,9 @@ def test_ranks_agree_every_n_steps_or_about_every_n_seconds(
     preemption = Preemption(every_n_steps, every_n_seconds)
     clock = iter([100.0, 100.0 + 10 * seconds_per_step])
     monkeypatch.setattr('dpipe_lightning._run.preemption.time.monotonic', lambda: next(clock))
-    preemption.start(steps=0)
-    assert preemption._steps_to_next_check(10) == expected
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        preemption.start(steps=0)  # catches SIGTERM, as when training starts
+        assert preemption._steps_to_next_check(10) == expected
+    finally:
+        signal.signal(signal.SIGTERM, handler)  # a run's end (`Preemption.handling`) restores it
