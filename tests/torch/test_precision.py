@@ -1,11 +1,13 @@
-"""Mixed precision through train_model on the CPU: bf16 autocast, the fp16 loss-scaling path, custom steps."""
+"""Precision through train_model on the CPU: bf16 autocast, the fp16 loss-scaling path, custom steps, a precision
+plugin of one's own."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch.plugins import MixedPrecision
+from lightning.fabric.utilities.apply_func import apply_to_collection
+from lightning.pytorch.plugins import MixedPrecision, Precision
 
 from dpipe_lightning.torch import TorchModel, train_model
 from dpipe_lightning.train.policy import Policy
@@ -88,3 +90,31 @@ def test_custom_raw_steps_are_allowed_on_one_device_in_full_precision(make_model
     before = [p.detach().clone() for p in model.model_core.parameters()]
     train_model(model, batch_iter, n_epochs=1, lr=1e-3, enable_progress_bar=False)
     assert all(not torch.equal(a, b) for a, b in zip(before, model.model_core.parameters()))
+
+
+class DoublePrecision(Precision):
+    """A precision plugin of one's own, as Lightning's transformer-engine plugin is: it converts the module, and the
+    inputs with its own `convert_input`."""
+
+    def convert_module(self, module):
+        return module.double()
+
+    def convert_input(self, data):
+        return apply_to_collection(data, torch.Tensor, lambda t: t.double() if t.is_floating_point() else t)
+
+
+class InputDtypes(TorchModel):
+    def do_train_step(self, *inputs, lr):
+        self.dtypes.add(inputs[0].dtype)
+        return super().do_train_step(*inputs, lr=lr)
+
+
+def test_any_precision_plugin_converts_the_numpy_batches_with_its_own_convert_input(make_model, batch_iter):
+    model = make_model(InputDtypes)
+    model.dtypes = set()
+    history = train_model(
+        model, batch_iter, n_epochs=2, lr=1e-2, plugins=[DoublePrecision()], enable_progress_bar=False
+    )
+    assert model.dtypes == {torch.float64}
+    assert {p.dtype for p in model.parameters()} == {torch.float64}
+    assert all(np.isfinite(history.history['train/loss']))
