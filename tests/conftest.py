@@ -67,17 +67,9 @@ def _signal_handlers_restored():
 
 @pytest.fixture
 def ctrl_c_raises():
-    """SIGINT raises KeyboardInterrupt, also in a background job (which inherits SIGINT ignored)."""
+    """SIGINT raises KeyboardInterrupt during the test, also in a background job (which inherits SIGINT ignored); the
+    handler the process had is put back after it (nbclient's asyncio loop, for one, leaves Python's default behind)."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
-@pytest.fixture
-def nbclient_sigint():
-    """nbclient's asyncio loop hands SIGINT back as Python's default handler, whatever it was (asyncio's
-    ``remove_signal_handler``): the handler this process had is put back."""
-    previous = signal.getsignal(signal.SIGINT)
     yield
     signal.signal(signal.SIGINT, previous)
 

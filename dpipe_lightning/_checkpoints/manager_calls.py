@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import lightning as L
 
 from .._checks import reject
+from .finite import check_finite_state
 from .manager import Checkpoints
 
 __all__ = ['RUN_STATE', 'ManagerCalls']
@@ -100,7 +101,12 @@ class ManagerCalls:
     def save(
         self, trainer: L.Trainer, run: Run, epoch: int, train_losses: Sequence[Any], metrics: Mapping[str, Any] | None
     ) -> None:
-        """After epoch ``epoch``, on every process (the run's state is gathered from all); the first writes."""
+        """After epoch ``epoch``, on every process (the run's state is gathered from all); the first writes. A
+        `Checkpoints` never gets a state whose weights or optimizer state are not finite."""
+        if self.keeps_run_state:
+            newest = self.manager.newest()
+            check_finite_state(trainer, trainer.lightning_module, f'after epoch {epoch}',
+                               None if newest is None else self.manager._folder(newest))  # fmt: skip
         state = run.state_dict() if self.keeps_run_state else None  # every process takes part under DDP
         if not trainer.is_global_zero:
             return

@@ -17,7 +17,7 @@ from .loggers import Logger as DeepPipeLogger
 from .loggers import group_losses
 from .scalars import flatten_scalars, numeric
 
-__all__ = ['epoch_losses', 'epoch_scalars', 'log_epoch', 'naming_the_log_folder', 'run_name']
+__all__ = ['epoch_losses', 'epoch_scalars', 'log_epoch', 'log_folder', 'naming_the_log_folder', 'run_name']
 
 
 def epoch_scalars(
@@ -79,8 +79,7 @@ def naming_the_log_folder(logger: Logger, trainer: L.Trainer) -> Iterator[None]:
         yield
     except OSError as error:
         trainer.loggers = [other for other in trainer.loggers if other is not logger]
-        folder = getattr(logger, 'log_dir', None) or getattr(logger, 'save_dir', None)
-        folder = os.path.normpath(folder) if folder else folder
+        folder = log_folder(logger)
         message = (
             f'Could not write the logs of {type(logger).__name__} in {str(folder)!r} ({error}). Checkpoints are '
             f'not affected; free disk space or restore write permission, then call train_model again to resume.'
@@ -106,3 +105,9 @@ def epoch_losses(trainer: L.Trainer, losses: Sequence[torch.Tensor], names: Sequ
         stacked = trainer.strategy.reduce(stacked, reduce_op='mean')
     values = stacked.cpu().tolist()
     return values if names is None else [dict(zip(names, step, strict=True)) for step in values]
+
+
+def log_folder(logger: Any) -> str | None:
+    """The folder a Lightning logger writes in (its ``log_dir``, else its ``save_dir``), normalised; None if neither."""
+    folder = getattr(logger, 'log_dir', None) or getattr(logger, 'save_dir', None)
+    return os.path.normpath(folder) if folder else None

@@ -22,7 +22,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from .._launcher import launched_as_rank_zero
 from .._lightning import keep_csv_rows, restart_tensorboard_at
-from .epoch_logs import run_name
+from .epoch_logs import log_folder, run_name
 from .event_files import EpochEventFile, event_files, name_new_files_last, remove_points
 from .loggers import ConsoleLogger
 from .run_logs import RunLogs
@@ -142,5 +142,5 @@ def _in_a_new_folder(logger: Logger, what: str) -> str:
 
 
 def _named(logger: Logger) -> str:
-    folder = getattr(logger, 'log_dir', None) or getattr(logger, 'save_dir', None)
-    return f"log_path's {type(logger).__name__}" + (f' in {os.path.normpath(folder)!r}' if folder else '')
+    folder = log_folder(logger)
+    return f"log_path's {type(logger).__name__}" + (f' in {folder!r}' if folder else '')

@@ -189,13 +189,14 @@ class LightningExecution(StepExecution):
             model.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
 
     def window_grads(self, model: Any) -> list[torch.Tensor | None] | None:
-        if self._window_open:  # functional steps accumulated gradients (deep_pipe's accumulate=True)
-            return [None if p.grad is None else p.grad.cpu() for p in model.parameters()]
-        if self.accumulate == 1:
-            return None
-        steps_in_epoch, at_epoch_end = self.window()
-        if steps_in_epoch % self.accumulate == 0 or at_epoch_end:
-            return None  # the window is closed: the optimizer has stepped
+        # functional steps accumulated gradients (deep_pipe's accumulate=True), or Lightning's window is open (the
+        # optimizer steps at its last step or at the epoch's end)
+        if not self._window_open:
+            if self.accumulate == 1:
+                return None
+            steps_in_epoch, at_epoch_end = self.window()
+            if steps_in_epoch % self.accumulate == 0 or at_epoch_end:
+                return None
         return [None if p.grad is None else p.grad.cpu() for p in model.parameters()]
 
     def restore_window(self, model: Any, grads: list[torch.Tensor | None]) -> None:

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from .._checks import callable_name, plain_signature, reject
-from .._lightning import HOOK_NAME_ATTRIBUTE
+from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer
 from .._policies.base import EarlyStopping
 from .conversion import array_to_tensor
-from .run_link import training_run
+from .run_link import TrainingRun, training_run
 
 __all__ = [
     'PlainAttributes',
@@ -25,12 +25,13 @@ __all__ = [
     'architecture_expectation',
     'as_loss',
     'as_tuple',
+    'batch_on_device',
     'call_step',
     'failed_step_note',
     'host_loss',
     'loss_names',
     'model_expectation',
-    'to_device',
+    'run_of_train_call',
 ]
 
 
@@ -215,15 +216,31 @@ class StepFunction(PlainAttributes, L.LightningModule):
         return ''
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
-        run = training_run(self)
-        if run is None:
-            raise RuntimeError(f'{type(self).__name__} trains only inside dpipe_lightning.train.train(...)')
         self.iteration = batch_idx
-        return run.train_batch(self, batch)
+        return run_of_train_call(self).train_batch(self, batch)
 
 
-def to_device(x: Any, device: torch.device) -> Any:
-    """Numpy arrays become tensors on ``device`` (no dtype cast); tensors are moved; anything else is kept."""
+def run_of_train_call(module: L.LightningModule) -> TrainingRun:
+    """The run of the ``train(...)`` call that trains ``module`` (a module that only trains inside one)."""
+    run = training_run(module)
+    if run is None:
+        raise RuntimeError(f'{type(module).__name__} trains only inside dpipe_lightning.train.train(...)')
+    return run
+
+
+def batch_on_device(module: L.LightningModule, batch: Any, device: torch.device) -> Any:
+    """``transfer_batch_to_device`` of the package's modules: numpy arrays become tensors on ``device`` (no dtype
+    cast) and tensors are moved, then the precision plugin of the module's Trainer converts them as it converts any
+    LightningModule's inputs (e.g. to bfloat16 under ``precision='bf16-true'``)."""
+    if isinstance(batch, tuple | list):
+        batch = type(batch)(_on_device(x, device) for x in batch)
+    else:
+        batch = _on_device(batch, device)
+    trainer = attached_trainer(module)
+    return batch if trainer is None else trainer.precision_plugin.convert_input(batch)
+
+
+def _on_device(x: Any, device: torch.device) -> Any:
     if isinstance(x, np.ndarray):
         return array_to_tensor(x, device)
     if isinstance(x, torch.Tensor):

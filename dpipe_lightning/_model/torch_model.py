@@ -20,7 +20,7 @@ from .own_trainer import train_in_own_trainer
 from .run_link import TrainingRun, training_run_of
 from .schedulers import check_schedulers, step_schedulers
 from .step_audit import StepAudit
-from .steps import as_tuple, model_expectation, to_device
+from .steps import as_tuple, batch_on_device, model_expectation
 
 __all__ = ['TorchModel']
 
@@ -183,14 +183,8 @@ class TorchModel(L.LightningModule):
             step_schedulers(self.trainer, self, 'epoch', self.current_epoch + 1)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Numpy arrays become tensors on ``device`` (no dtype cast), then the precision plugin converts them as it
-        converts any LightningModule's inputs (e.g. to bfloat16 under ``precision='bf16-true'``)."""
-        if isinstance(batch, tuple | list):
-            batch = type(batch)(to_device(x, device) for x in batch)
-        else:
-            batch = to_device(batch, device)
-        trainer = attached_trainer(self)
-        return batch if trainer is None else trainer.precision_plugin.convert_input(batch)
+        """Numpy arrays become tensors on ``device``, then the precision plugin converts them (`batch_on_device`)."""
+        return batch_on_device(self, batch, device)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         """The logits: ``model_core(*inputs)``."""

@@ -20,11 +20,17 @@ import torch
 from torch import nn
 
 from .._checks import check_bool, check_int, reject
-from .._lightning import HOOK_NAME_ATTRIBUTE, attached_trainer, optimizer_to_device
+from .._lightning import HOOK_NAME_ATTRIBUTE, optimizer_to_device
 from .optimizers import check_optimizer, get_parameters, set_params
-from .run_link import TrainingRun, training_run
+from .run_link import TrainingRun
 from .step_functions import check_clip_grad, train_step, train_step_arguments, train_step_loss
-from .steps import PlainAttributes, accumulation_keywords, architecture_expectation, to_device
+from .steps import (
+    PlainAttributes,
+    accumulation_keywords,
+    architecture_expectation,
+    batch_on_device,
+    run_of_train_call,
+)
 
 __all__ = ['OWNED_KEYWORDS', 'TrainStepModule']
 
@@ -133,18 +139,11 @@ class TrainStepModule(PlainAttributes, L.LightningModule):
         return self.optimizer
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Numpy arrays become tensors on ``device`` (no dtype cast), then the precision plugin converts them."""
-        if isinstance(batch, tuple | list):
-            batch = type(batch)(to_device(x, device) for x in batch)
-        else:
-            batch = to_device(batch, device)
-        trainer = attached_trainer(self)
-        return batch if trainer is None else trainer.precision_plugin.convert_input(batch)
+        """Numpy arrays become tensors on ``device``, then the precision plugin converts them (`batch_on_device`)."""
+        return batch_on_device(self, batch, device)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
-        self._run = training_run(self)
-        if self._run is None:
-            raise RuntimeError(f'{type(self).__name__} trains only inside dpipe_lightning.train.train(...)')
+        self._run = run_of_train_call(self)
         self.iteration = batch_idx
         return self._run.train_batch(self, batch)
 

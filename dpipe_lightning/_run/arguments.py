@@ -24,6 +24,7 @@ from .._policies.base import Constant, Policy, ValuePolicy
 from .config import RunConfig
 from .debug_flags import check_debugging
 from .epoch_view import as_batch_iter, batches_per_epoch
+from .step_flags import check_custom_step, step_flags
 
 __all__ = [
     'RESERVED_TRAINER_ARGUMENTS',
@@ -90,13 +91,8 @@ def check_arguments(
     check_validate(validate)
     checkpoints = check_folder_argument('checkpoints_path', checkpoints_path)
     callbacks = check_callbacks(trainer_kwargs.pop('callbacks', None), checkpoints)
-    accumulate = check_int('accumulate_grad_batches', trainer_kwargs.pop('accumulate_grad_batches', 1), minimum=1)
-    clip_val = trainer_kwargs.pop('gradient_clip_val', None)
-    clip_val = None if clip_val is None else check_number('gradient_clip_val', clip_val, minimum=0) or None
-    clip_algorithm = trainer_kwargs.pop('gradient_clip_algorithm', None)
-    if clip_algorithm is not None:
-        check_choice('gradient_clip_algorithm', clip_algorithm, ('norm', 'value'))
-    _check_custom_step(model, accumulate > 1, clip_val is not None)
+    flags = step_flags(trainer_kwargs)
+    check_custom_step(model, flags)
     every_n_steps = _check_interval('checkpoint_every_n_steps', checkpoint_every_n_steps, checkpoints, check_int,
                                     minimum=1)  # fmt: skip
     every_n_seconds = _check_interval(
@@ -121,9 +117,7 @@ def check_arguments(
         time_limit=debug.time_limit,
         skip_nonfinite=check_choice('nonfinite_loss', nonfinite_loss, ('raise', 'skip')) == 'skip',
         accept_changed_settings=check_choice('changed_settings', changed_settings, ('refuse', 'accept')) == 'accept',
-        accumulate_grad_batches=accumulate,
-        gradient_clip_val=clip_val,
-        gradient_clip_algorithm=clip_algorithm,
+        **flags,
         plugins=tuple(as_list(trainer_kwargs.pop('plugins', None))),
         trainer_kwargs=trainer_kwargs,
         callbacks=tuple(callbacks),
@@ -204,26 +198,6 @@ def check_step_keywords(step: Callable, names: list[str], name: str, caller: str
         raise TypeError(
             f'{where} requires the keyword argument(s) {missing}, but {caller} was not given them: '
             f'pass them to {caller} (a number, or a policy such as Exponential).'
-        )
-
-
-def _check_custom_step(model: TorchModel, accumulates: bool, clips: bool) -> None:
-    """A custom ``do_train_step`` must go through ``backward_step`` (or Lightning's step) for these flags to work.
-
-    Read from the step's code: it must call ``backward_step`` or the parent's ``do_train_step`` (for clipping,
-    ``manual_backward`` with the Trainer's optimizer will do too). At run time ``StepAudit`` checks what it did.
-    """
-    step = type(model).do_train_step
-    if step is TorchModel.do_train_step or not (accumulates or clips):
-        return
-    names = set(step.__code__.co_names) if hasattr(step, '__code__') else set()
-    through = {'backward_step', 'do_train_step'} | (set() if accumulates else {'manual_backward'})
-    if not names & through:
-        flag = 'accumulate_grad_batches' if accumulates else 'gradient_clip_val'
-        raise ValueError(
-            f'{flag} needs a do_train_step that calls self.backward_step(loss, lr=lr) (or super().do_train_step), '
-            f'which applies it; {type(model).__name__}.do_train_step calls neither. Call it there, or remove {flag} '
-            f'from the train_model call.'
         )
 
 

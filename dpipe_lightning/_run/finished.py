@@ -11,6 +11,7 @@ from .._lock import launched_as_rank_zero
 from .._logs.history import History
 from .config import RunConfig
 from .loop import RunLoop
+from .progress import Progress
 
 __all__ = ['is_finished', 'return_finished', 'say_finished', 'warn_if_inside_a_later_epoch']
 
@@ -25,11 +26,13 @@ def warn_if_inside_a_later_epoch(config: RunConfig, checkpoint: dict[str, Any], 
     """A warning when a finished run's newest checkpoint was saved inside an epoch at or past ``n_epochs`` (a run
     interrupted there, relaunched with a lower ``n_epochs``): its weights are not those of an epoch's end."""
     saved = checkpoint['callbacks'][STATE_KEY]['run']
-    inside = saved.get('in_epoch', saved.get('epoch_ran', False)) and saved['steps_in_epoch'] > 0
-    if inside and not saved['stopped'] and config.n_epochs is not None and saved['epochs_done'] >= config.n_epochs:
-        epoch = saved['epochs_done']
+    progress = Progress()
+    progress.load_state_dict(saved)
+    inside = progress.in_epoch and progress.steps_in_epoch > 0
+    epoch = progress.finished_epochs
+    if inside and not saved['stopped'] and config.n_epochs is not None and epoch >= config.n_epochs:
         warnings.warn(
-            f'n_epochs={config.n_epochs}, but the newest checkpoint {str(path)!r} was saved {saved["steps_in_epoch"]} '
+            f'n_epochs={config.n_epochs}, but the newest checkpoint {str(path)!r} was saved {progress.steps_in_epoch} '
             f'steps into epoch {epoch}: the model is returned as it is there, and its history holds the {epoch} epochs '
             f'before. Pass n_epochs={epoch + 1} to finish that epoch, or another checkpoints_path for a new run.',
             stacklevel=4,

@@ -18,7 +18,8 @@ from .._policies.base import EarlyStopping
 from .arguments import as_list, check_callbacks, check_policy_states, sort_kwargs
 from .config import RunConfig
 from .epoch_view import as_batch_iter, batches_per_epoch
-from .train_call import TrainCall, sort_train_call, step_flags, step_module
+from .step_flags import step_flags
+from .train_call import TrainCall, sort_train_call, step_module
 from .trainer import check_trainer_arguments, execute
 
 __all__ = ['one_epoch', 'train']
@@ -91,7 +92,8 @@ def train(*args: Any, **kwargs: Any) -> History:
 
     Unlike deep_pipe, the epoch in which a policy stops training finishes steps 4-6, so its state is saved.
     """
-    return run_loop(sort_train_call(args, kwargs), first_epoch=None)
+    history, _ = run_loop(sort_train_call(args, kwargs), first_epoch=None)
+    return history
 
 
 def _signature(
@@ -131,24 +133,24 @@ def one_epoch(
     epoch = check_int('one_epoch: epoch', epoch, minimum=0)
     arguments = {'do_train_step': do_train_step, 'batch_iter': batch_iter, 'logger': logger, 'validate': validate}
     call = sort_train_call((), {**arguments, **policies})
-    stopped: list[bool] = []
-    run_loop(call._replace(n_epochs=1, batch_iter=_Entered(call.batch_iter)), epoch, stopped=stopped)
+    _, stopped = run_loop(call._replace(n_epochs=1, batch_iter=_Entered(call.batch_iter)), epoch)
     if stopped:
         raise EarlyStopping(f'a policy stopped training in epoch {epoch}')
 
 
-def run_loop(call: TrainCall, first_epoch: int | None, stopped: list[bool] | None = None) -> History:
-    """Check the rest of ``call``, then execute it on a Trainer through the run's loop; returns the run's history.
+def run_loop(call: TrainCall, first_epoch: int | None) -> tuple[History, bool]:
+    """Check the rest of ``call``, then execute it on a Trainer through the run's loop; returns the run's history
+    and whether a policy stopped training.
 
     ``first_epoch=None``: ``train``, starting at the epoch the checkpoint manager's ``restore()`` gives (it loads
     the saved states), after every check. Else one epoch numbered so (``one_epoch``: the batch iterator is
-    neither entered nor left; ``stopped`` gets an item if a policy stopped training).
+    neither entered nor left).
     """
     trainer_kwargs, policies, constants = sort_kwargs(call.kwargs, caller='train')
     check_policy_states(policies)
     callbacks = check_callbacks(trainer_kwargs.pop('callbacks', None), None)
     plugins = as_list(trainer_kwargs.pop('plugins', None))
-    flags = step_flags(trainer_kwargs)
+    flags = step_flags(trainer_kwargs, caller='train: ')
     model = step_module(call, policies, constants, flags, trainer_kwargs, plugins)
     config = RunConfig(
         model=model,
@@ -174,12 +176,10 @@ def run_loop(call: TrainCall, first_epoch: int | None, stopped: list[bool] | Non
         if n_epochs is not None and n_epochs <= 0:  # deep_pipe's loop ran no epoch
             if call.logger is not None:
                 call.logger.finalize('success')  # as a run's end does (a TBLogger's writer stops)
-            return _restored_history(call.manager)
+            return _restored_history(call.manager), False
         config = dataclasses.replace(config, first_epoch=first, n_epochs=n_epochs)
     loop = execute(config, exit_batch_iter=not isinstance(call.batch_iter, _Entered))
-    if stopped is not None and loop.stop.stopped:
-        stopped.append(True)
-    return loop.history
+    return loop.history, loop.stop.stopped
 
 
 def _restored_history(manager: ManagerCalls | None) -> History:

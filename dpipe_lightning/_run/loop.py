@@ -24,6 +24,7 @@ Each part owns its state (docs/design.md, "State has owners"); the loop only ord
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,7 +54,6 @@ from .preemption import Preemption
 from .progress import Progress
 from .report import report_paused
 from .stop import Paused, Preempted, Stop
-from .time_limit import TimeLimit
 
 __all__ = ['RunLoop']
 
@@ -87,7 +87,7 @@ class RunLoop(LoopState):
     ) -> None:
         self.config = config
         self.view = EpochView(config.batch_iter, config.epoch_length, replay=config.overfit)
-        self.time_limit = TimeLimit(config.time_limit) if config.time_limit is not None else None
+        self.deadline: float | None = None  # when max_time is up (time.monotonic), from the start of training
         self.progress = Progress(config.first_epoch)
         self.stop, self.policies = Stop(), PolicyCalls(config.policies, config.constants)
         self.history, self.losses, self.logs = History(), LossCheck(), logs or RunLogs()
@@ -131,8 +131,7 @@ class RunLoop(LoopState):
             self._pending_grads = None
         self.losses = LossCheck(batch=self.view.steps_per_batch)
         self.preemption.start(self.progress.steps)
-        if self.time_limit is not None:
-            self.time_limit.start()
+        self.deadline = None if self.config.time_limit is None else time.monotonic() + self.config.time_limit
         if self.saver is not None:
             self.saver.start(self.resume.path if self.resume is not None else None)
         if self.stop.stopped:
@@ -183,8 +182,8 @@ class RunLoop(LoopState):
         index = self.progress.start_step()
         stop = self.policies.step_started(index.epoch, index.iteration)
         values = self.policies.step_kwargs()
-        if scheduled(trainer):  # a Lightning scheduler sets the learning rate
-            values = {**values, 'lr': None}
+        if scheduled(trainer):  # a Lightning scheduler sets the learning rate (a step that takes lr gets None)
+            values = {**values, 'lr': None} if 'lr' in values else values
         elif self.policies.has_step_hooks:
             self.policies.write_lr(trainer.optimizers)
         if self.policies.has_step_hooks:
@@ -211,10 +210,11 @@ class RunLoop(LoopState):
         """After a real step: the ranks agree on stop signals, a checkpoint if due, the progress display."""
         self.step_pending = False
         step_schedulers(trainer, self._module, 'step', self.progress.steps_in_epoch)
-        agreed = self.preemption.agree(trainer, self.progress.steps)
+        late = self.deadline is not None and time.monotonic() >= self.deadline  # agreed on with the signals
+        agreed = self.preemption.agree(trainer, self.progress.steps, late)
         if agreed is not None:
             self.stop.preempt(*agreed)
-        elif self.time_limit is not None and self.time_limit.reached(trainer):
+        elif self.preemption.out_of_time:
             self.stop.pause()
         if self.stop.ending and self.saver is None:
             raise self.stop.exit()  # nothing to save

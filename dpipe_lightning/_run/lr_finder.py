@@ -32,6 +32,8 @@ _OWN_ARGUMENTS = {
     'nonfinite_loss': "a step whose loss is not finite changes nothing (nonfinite_loss='skip')",
     'changed_settings': 'lr_find resumes nothing',
 }
+#: the Trainer arguments whose steps the sweep controls: the run's own, and the debugging flags train_model takes
+_SWEEP_ARGUMENTS = {*RESERVED_TRAINER_ARGUMENTS, 'fast_dev_run', 'limit_train_batches', 'overfit_batches', 'max_time'}
 
 
 def lr_find(
@@ -97,7 +99,7 @@ def lr_find(
     for name, value in kwargs.items():
         if name in _OWN_ARGUMENTS:
             raise TypeError(f"lr_find got train_model's argument {name}={value!r}: {_OWN_ARGUMENTS[name]}.")
-        if name in RESERVED_TRAINER_ARGUMENTS:
+        if name in _SWEEP_ARGUMENTS:
             raise TypeError(f'lr_find got the Trainer argument {name}={value!r}, which the sweep controls: it takes '
                             'num_steps steps, writes nothing and runs no validation.')  # fmt: skip
     if not isinstance(model, TorchModel):

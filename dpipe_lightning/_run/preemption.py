@@ -67,6 +67,7 @@ class Preemption:
         self.signal_received: int | None = None
         self.requeue_requested = False
         self.agreed: tuple[int, bool] | None = None
+        self.out_of_time = False  # every rank knows that the run's max_time has passed
         self.steps = 0  # the steps done at the latest agreement (for the messages)
         self.every_n_steps, self.every_n_seconds = every_n_steps, every_n_seconds
         self.signals: list[int] = [signal.SIGTERM]
@@ -139,23 +140,28 @@ class Preemption:
         self._last_check = (steps, time.monotonic())
         self._alone = None
 
-    def agree(self, trainer: L.Trainer, steps: int) -> tuple[int, bool] | None:
-        """After a run's ``steps``-th step: ``(signal, requeue)`` once every rank knows of a signal, else ``None``."""
+    def agree(self, trainer: L.Trainer, steps: int, late: bool = False) -> tuple[int, bool] | None:
+        """After a run's ``steps``-th step: ``(signal, requeue)`` once every rank knows of a signal, else ``None``.
+
+        ``late``: this rank's time limit (``max_time``) has passed; `out_of_time` says when every rank knows it (on one
+        process at once, under DDP at the same agreement as a signal: no collective of its own)."""
         self.steps = steps
         if self._alone is None:
             self._alone = trainer.world_size == 1 or not dist.is_available() or not dist.is_initialized()
         if self._alone:
             if self.signal_received is not None:
                 self.agreed = self.signal_received, self.requeue_requested
+            self.out_of_time = late
             return self.agreed
         if steps < self._next_check:
             return self.agreed  # the same steps on every rank
         proposal = self._steps_to_next_check(steps)
-        mine = [self.signal_received or 0, int(self.requeue_requested), -proposal]
+        mine = [self.signal_received or 0, int(self.requeue_requested), -proposal, int(late)]
         agreed = torch.tensor(mine, dtype=torch.int64, device=trainer.strategy.root_device)
         dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
-        signum, requeue, fewest_steps = agreed.tolist()
+        signum, requeue, fewest_steps, late_somewhere = agreed.tolist()
         self._next_check = steps - fewest_steps  # the smallest proposal: the same on every rank
+        self.out_of_time = bool(late_somewhere)
         if signum:
             self.agreed = signum, bool(requeue)
         return self.agreed

@@ -23,7 +23,7 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins import MixedPrecision
 
 from .._checkpoints.manager_calls import ManagerCalls
-from .._checks import callable_name, check_callable, check_choice, check_int, check_number, reject
+from .._checks import callable_name, check_callable, check_int, reject
 from .._model.optimizers import has_batchnorm
 from .._model.step_functions import train_step_keywords
 from .._model.steps import StepFunction
@@ -31,8 +31,9 @@ from .._model.torch_model import TorchModel
 from .._model.train_step_module import TrainStepModule
 from .._policies.base import Policy, ValuePolicy
 from .arguments import check_step_keywords
+from .step_flags import check_custom_step
 
-__all__ = ['TrainCall', 'sort_train_call', 'step_flags', 'step_module']
+__all__ = ['TrainCall', 'sort_train_call', 'step_module']
 
 _BATCH_ITER = "a batch iterator (e.g. dpipe_lightning.batch_iter.Infinite) or a callable returning one epoch's batches"
 _FORMS = (
@@ -124,20 +125,6 @@ def _check_n_epochs(n_epochs: Any) -> int | None:
     return None if math.isinf(n_epochs) else math.ceil(n_epochs)
 
 
-def step_flags(trainer_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The Trainer flags the step execution applies (manual optimization drops them), taken out of
-    ``trainer_kwargs``: ``accumulate_grad_batches``, ``gradient_clip_val``, ``gradient_clip_algorithm``."""
-    accumulate = check_int(
-        'train: accumulate_grad_batches', trainer_kwargs.pop('accumulate_grad_batches', 1), minimum=1
-    )
-    clip_val = trainer_kwargs.pop('gradient_clip_val', None)
-    clip_val = None if clip_val is None else check_number('train: gradient_clip_val', clip_val, minimum=0) or None
-    algorithm = trainer_kwargs.pop('gradient_clip_algorithm', None)
-    if algorithm is not None:
-        check_choice('train: gradient_clip_algorithm', algorithm, ('norm', 'value'))
-    return {'accumulate_grad_batches': accumulate, 'gradient_clip_val': clip_val, 'gradient_clip_algorithm': algorithm}
-
-
 def step_module(
     call: TrainCall,
     policies: Mapping[str, Policy],
@@ -159,6 +146,7 @@ def step_module(
                 f'1 with a TorchModel (pass accumulate_grad_batches={accumulation}, which its backward_step applies)'
             )
             reject(ValueError, 'train: gradient_accumulation_steps', expected, accumulation)
+        check_custom_step(model, flags)
         return model
     try:
         bound = train_step_keywords(step)

@@ -50,3 +50,15 @@ def test_without_a_finite_checkpoint_the_error_says_a_relaunch_starts_afresh(
     with pytest.raises(FloatingPointError, match='there is no checkpoint yet'):
         train(make_model, make_batch_iter, blobs, tmp_path, overflowing_at(EPOCH - 1))
     assert checkpoint_files(tmp_path) == []
+
+
+def test_deep_pipes_checkpoints_get_no_state_that_is_not_finite(make_model, make_batch_iter, blobs, tmp_path):
+    from dpipe_lightning.train import Checkpoints, train
+
+    torch.manual_seed(0)
+    model = make_model(optimizer=torch.optim.SGD)
+    checkpoints = Checkpoints(tmp_path, {'model.pth': model.model_core, 'optimizer.pth': model.optimizer})
+    with pytest.raises(FloatingPointError, match=r"after epoch 1 .*'.*checkpoint_0'"):
+        train(model.do_train_step, make_batch_iter(blobs, batches_per_epoch=EPOCH), n_epochs=3, checkpoints=checkpoints,
+              lr=overflowing_at(2 * EPOCH - 1), enable_progress_bar=False)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['checkpoint_0']  # epoch 0's, finite

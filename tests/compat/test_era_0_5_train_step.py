@@ -78,7 +78,7 @@ def test_keywords_of_train_and_trainer_flags_do_the_same():
 
 
 def test_dict_losses_with_loss_key_and_inputs_first():
-    """``loss_key`` optimizes one entry and every entry is logged; ``n_targets=-2``: the first two are inputs."""
+    """``loss_key`` optimizes one entry and every entry is logged; ``n_targets=1``: two inputs, then the target."""
 
     class TwoInputs(nn.Module):
         def __init__(self):

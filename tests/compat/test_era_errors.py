@@ -117,3 +117,22 @@ def test_the_later_form_by_keywords(step, batch_iter, tmp_path):
     checkpoints = Checkpoints(tmp_path, {'model.pth': step.keywords['architecture']})
     train(train_step=step, batch_iter=batch_iter, n_epochs=2, checkpoints=checkpoints, enable_progress_bar=False)
     assert sorted(os.listdir(tmp_path)) == ['checkpoint_1']
+
+
+@pytest.mark.parametrize(
+    ('bound', 'arguments', 'pattern'),
+    [
+        (dict(clip_grad=1.0), dict(gradient_clip_val=0.5), "train_step's clip_grad and gradient_clip_val both clip"),
+        ({}, dict(gradient_accumulation_steps=2, accumulate_grad_batches=2), 'gradient_accumulation_steps=2 and '
+         'accumulate_grad_batches=2 both accumulate gradients: give one'),
+        (dict(scaler=torch.amp.GradScaler('cpu')), dict(precision='bf16-mixed'), "train_step's scaler and the "
+         "Trainer's precision or plugins both set mixed precision: give one"),
+    ],
+)  # fmt: skip
+def test_train_step_settings_the_trainer_would_apply_twice_are_refused(step, batch_iter, tmp_path, bound, arguments,
+                                                                       pattern):  # fmt: skip
+    threads = set(threading.enumerate())
+    with pytest.raises(ValueError, match=pattern):
+        train(functools.partial(step, **bound), batch_iter, n_epochs=1, checkpoints=Checkpoints(tmp_path, {}),
+              **arguments)  # fmt: skip
+    assert_nothing_happened(tmp_path, threads)

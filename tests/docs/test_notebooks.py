@@ -46,7 +46,7 @@ def test_the_python3_kernel_is_this_environment():
 @pytest.mark.timeout(TIMEOUT_S)  # the whole notebook, kernel start included
 @pytest.mark.filterwarnings(JUPYTER_PATHS)
 @pytest.mark.parametrize('path', NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path, tmp_path, monkeypatch, nbclient_sigint):
+def test_notebook_runs(path, tmp_path, monkeypatch, ctrl_c_raises):
     from nbclient import NotebookClient
 
     monkeypatch.setenv('MPLBACKEND', 'module://matplotlib_inline.backend_inline')

@@ -3,22 +3,14 @@ Lightning (see tests/test_lightning_doorway.py for the rest)."""
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dpipe_lightning._lightning import keep_csv_rows, restart_tensorboard_at
 from dpipe_lightning._logs.event_files import name_new_files_last
 
 
-def csv_rows(folder):
-    with open(folder / 'metrics.csv', newline='') as file:
-        return [{k: v for k, v in row.items() if v} for row in csv.DictReader(file)]
-
-
-def test_a_new_csv_writer_deletes_the_old_file_and_keep_csv_rows_keeps_the_rows_chosen(tmp_path):
+def test_a_new_csv_writer_deletes_the_old_file_and_keep_csv_rows_keeps_the_rows_chosen(tmp_path, csv_rows):
     first = CSVLogger(tmp_path, name='', version='')
     for step, loss, lr in [(0, 1.0, 0.1), (1, 0.5, 0.2), (2, 0.25, 0.3)]:
         first.log_metrics({'train/loss': loss}, step=step)
@@ -42,7 +34,7 @@ def test_a_new_csv_writer_deletes_the_old_file_and_keep_csv_rows_keeps_the_rows_
     assert csv_rows(tmp_path)[-1] == {'step': '1', 'train/loss': '0.125'}
 
 
-def test_keep_csv_rows_on_a_logger_used_before_writes_each_row_once(tmp_path):
+def test_keep_csv_rows_on_a_logger_used_before_writes_each_row_once(tmp_path, csv_rows):
     logger = CSVLogger(tmp_path, name='', version='')
     logger.log_metrics({'lr': 0.1}, step=0)
     logger.save()
@@ -54,7 +46,9 @@ def test_keep_csv_rows_on_a_logger_used_before_writes_each_row_once(tmp_path):
 
 
 @pytest.mark.parametrize('used_before', [False, True])
-def test_restart_tensorboard_at_starts_the_loggers_next_file_with_tensorboards_purge(tmp_path, used_before):
+def test_restart_tensorboard_at_starts_the_loggers_next_file_with_tensorboards_purge(
+    tmp_path, used_before, accumulated
+):
     logger = TensorBoardLogger(tmp_path, name='', version='')
     for step in range(5):
         logger.log_metrics({'x': float(step)}, step=step)
@@ -69,8 +63,6 @@ def test_restart_tensorboard_at_starts_the_loggers_next_file_with_tensorboards_p
     for step in range(3, 5):
         logger.log_metrics({'x': float(step)}, step=step)
     logger.finalize('success')
-    events = EventAccumulator(str(tmp_path))
-    events.Reload()
-    assert [e.step for e in events.Scalars('x')] == [0, 1, 2, 3, 4]
+    assert [step for step, _ in accumulated(tmp_path)['x']] == [0, 1, 2, 3, 4]
     assert len(list(tmp_path.glob('*tfevents*'))) == 2 + used_before
     assert not used_before or logger.experiment is writer  # the same writer, which a user may hold

@@ -72,6 +72,34 @@ def test_swa_sets_the_learning_rate_from_its_start_and_its_batchnorm_pass_is_no_
     assert len(steps) == 4 * EPOCH  # and trains nothing
 
 
+class EpochEndWeights(Callback):
+    def __init__(self):
+        self.weights = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.weights.append({k: v.detach().clone() for k, v in pl_module.model_core.named_parameters()})
+
+
+def test_swa_leaves_the_averaged_weights_and_checkpoints_the_last_epochs_with_the_average(make_batch_iter, blobs,
+                                                                                          tmp_path):  # fmt: skip
+    torch.manual_seed(0)
+    model, epoch_ends = BatchNormModel(), EpochEndWeights()
+    swa = StochasticWeightAveraging(swa_lrs=0.01, swa_epoch_start=2, annealing_epochs=1)
+    train_model(model, batches(make_batch_iter, blobs), n_epochs=4, lr=0.1, checkpoints_path=tmp_path,
+                callbacks=[swa, epoch_ends], enable_progress_bar=False)  # fmt: skip
+    last = epoch_ends.weights[3]
+    # Lightning averages at each epoch's start from its 0-based swa_start = swa_epoch_start - 1: epochs 0-2's ends
+    for name, value in model.model_core.named_parameters():
+        assert torch.allclose(value, sum(w[name] for w in epoch_ends.weights[:3]) / 3, atol=1e-6), name
+    assert not all(torch.equal(value, last[name]) for name, value in model.model_core.named_parameters())
+    saved = torch.load(checkpoint_files(tmp_path)[0], weights_only=False)
+    assert all(torch.equal(saved['state_dict'][f'model_core.{k}'], v) for k, v in last.items())
+    state = saved['callbacks']['StochasticWeightAveraging']
+    assert state['n_averaged'] == 3
+    averaged = state['average_model_state']
+    assert all(torch.equal(averaged[f'model_core.{k}'], v) for k, v in model.model_core.named_parameters())
+
+
 class MetricsAtEpochEnd(Callback):
     def __init__(self):
         self.losses = []
@@ -185,3 +213,34 @@ def test_a_tuner_callback_is_refused_before_any_work_pointing_to_lr_find(
         train_model(make_model(), batches(make_batch_iter, blobs), n_epochs=1, lr=1e-3, checkpoints_path=tmp_path,
                     callbacks=[getattr(callbacks, tuner)()])  # fmt: skip
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ('flags', 'error', 'message'),
+    [
+        (dict(limit_train_batches=2, overfit_batches=1), ValueError, 'limit_train_batches and overfit_batches must be '
+         'one of them, not both'),
+        (dict(limit_train_batches=0), ValueError, r'limit_train_batches must be an int >= 1 or a fraction in \(0, 1\]'),
+        (dict(overfit_batches='2'), TypeError, r'overfit_batches must be an int >= 1 or a fraction'),
+        (dict(limit_train_batches=0.1), ValueError, 'a fraction of batches_per_epoch=6 that is at least one step'),
+        (dict(fast_dev_run=0.5), ValueError, 'fast_dev_run must be an int >= 1, got 0.5'),
+        (dict(max_time='1:2'), ValueError, r"max_time must be a datetime\.timedelta, 'DD:HH:MM:SS' or a dict"),
+        (dict(max_time={'seconds': 0}), ValueError, 'max_time must be a positive duration'),
+        (dict(max_time=5), TypeError, r'max_time must be a datetime\.timedelta'),
+    ],
+)  # fmt: skip
+def test_bad_debugging_flags_are_refused_naming_them_before_anything_is_written(
+    flags, error, message, make_model, make_batch_iter, blobs, tmp_path
+):
+    with pytest.raises(error, match=message):
+        train_model(make_model(), batches(make_batch_iter, blobs), n_epochs=2, lr=1e-3, log_path=tmp_path / 'logs',
+                    enable_progress_bar=False, **flags)  # fmt: skip
+    assert not (tmp_path / 'logs').exists()
+
+
+def test_a_fraction_needs_an_epoch_length(make_model, blobs):
+    def unsized():
+        yield blobs.xs[:8], blobs.ys[:8]
+
+    with pytest.raises(ValueError, match='limit_train_batches must be an int: the batch iterator declares no batches_'):
+        train_model(make_model(), unsized, n_epochs=1, lr=1e-3, limit_train_batches=0.5, enable_progress_bar=False)

@@ -157,6 +157,7 @@ def test_a_train_model_run_after_lr_find_trains_exactly_as_without_it(blobs, mak
         (dict(lr=1e-3), TypeError, "lr_find got train_model's argument lr=0.001: lr_find sweeps it"),
         (dict(log_path='logs'), TypeError, "argument log_path='logs': lr_find writes no logs"),
         (dict(max_epochs=3), TypeError, 'lr_find got the Trainer argument max_epochs=3, which the sweep controls'),
+        (dict(limit_train_batches=2), TypeError, 'Trainer argument limit_train_batches=2, which the sweep controls'),
         (dict(typo=1), TypeError, r"does not accept the keyword argument\(s\) \['typo'\]"),
     ],
 )

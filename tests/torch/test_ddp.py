@@ -139,6 +139,17 @@ print('trained weights came back:', not torch.equal(before, model.model_core.wei
 """
 
 
+def test_max_time_stops_every_rank_at_the_same_step_and_a_relaunch_resumes_exactly(tmp_path, full):
+    run_job(tmp_path, 'max_time')  # rank 0 takes ~0.2 s a step, rank 1 ~0.05 s; max_time 1.5 s
+    first, second = ranks(tmp_path)
+    steps = len(first['seen'])
+    assert len(second['seen']) == steps  # both stopped at one step: the ranks agree after steps 1, 5, 9, 13
+    assert steps in (9, 13), steps  # the first agreement after rank 0's time was up (inside an epoch)
+    assert sorted(os.listdir(tmp_path / 'checkpoints'))[-1] == f'epoch={(steps - 1) // 5:04d}-step={steps:08d}.ckpt'
+    run_job(tmp_path, 'full')
+    assert_same_as(tmp_path, full)
+
+
 def test_ddp_notebook_forks_trains_and_returns_the_weights():
     done = subprocess.run([sys.executable, '-c', FORKED], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

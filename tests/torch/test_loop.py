@@ -179,3 +179,38 @@ def test_a_torch_model_in_the_later_form_resumes_from_checkpoints_exactly(make_m
     twice, resumed = run(tmp_path / 'twice')
     assert all(torch.equal(a, b) for a, b in zip(once.model_core.parameters(), twice.model_core.parameters()))
     assert resumed.history == history.history and resumed.epoch == [0, 1, 2]
+
+
+def test_a_run_a_policy_stopped_trains_no_further_when_relaunched_with_checkpoints(make_model, batch_iter, tmp_path):
+    from dpipe_lightning.train import Checkpoints
+
+    class StopAfterOne(Policy):
+        def epoch_finished(self, epoch, *, train_losses, metrics=None):
+            if epoch == 1:
+                raise EarlyStopping
+
+    def run():
+        model, trace = make_model(), Trace()
+        checkpoints = Checkpoints(tmp_path, {'model': model.model_core, 'optimizer': model.optimizer})
+        train(model.do_train_step, batch_iter, 5, checkpoints=checkpoints, lr=1e-2, stop=StopAfterOne(), trace=trace,
+              enable_progress_bar=False)  # fmt: skip
+        return trace.events
+
+    assert [event[:2] for event in run()] == [('started', 0), ('finished', 0), ('started', 1), ('finished', 1)]
+    assert run() == []  # the relaunch restores the stop with the newest checkpoint
+
+
+def test_a_custom_step_that_bypasses_backward_step_is_refused_with_accumulation_as_train_model_refuses_it(
+    make_model, batch_iter
+):
+    class RawBackward(type(make_model())):
+        def do_train_step(self, *inputs, lr):
+            x, y = (torch.as_tensor(i) for i in inputs)
+            loss = self.logits2loss(self.model_core(x), y)
+            loss.backward()
+            return loss.detach()
+
+    model = make_model(RawBackward)
+    with pytest.raises(ValueError, match=r'accumulate_grad_batches needs a do_train_step that calls self\.backward_st'):
+        train(model.do_train_step, batch_iter, 1, lr=1e-2, accumulate_grad_batches=2)
+    assert batch_iter.state_dict()['batches_consumed'] == 0  # refused before any step

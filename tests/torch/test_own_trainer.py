@@ -130,7 +130,7 @@ def test_lightnings_tuner_sweeps_the_lr_the_steps_use(loader, tmp_path):
     assert model.optimizer.param_groups[0]['lr'] == 1e-3
 
 
-class Plateau(TorchModel):
+class Plateau(Observed):
     def configure_optimizers(self):
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, patience=0, factor=0.5)
         return {'optimizer': self.optimizer, 'lr_scheduler': scheduler}
@@ -142,11 +142,10 @@ class SteppedPlateau(Plateau):
 
 
 def test_a_reduce_on_plateau_is_refused_before_training_unless_lr_scheduler_step_steps_it(loader):
-    model = Observed(core(), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.SGD)
     plateau = Plateau(core(), nn.Softmax(-1), nn.CrossEntropyLoss(), torch.optim.SGD)
     with pytest.raises(MisconfigurationException, match=r"drops a scheduler's monitor.*Override lr_scheduler_step"):
         trainer(max_epochs=2).fit(plateau, loader)
-    assert not hasattr(model, 'used')
+    assert not hasattr(plateau, 'used')  # refused before its first step
 
     stepped = SteppedPlateau(core(), nn.Softmax(-1), nn.CrossEntropyLoss(), functools.partial(torch.optim.SGD, lr=10))
     trainer(max_epochs=3).fit(stepped, loader)  # lr 10 diverges: the epoch loss rises, the lr halves

@@ -38,7 +38,7 @@ def test_a_plain_python_process_is_not_jupyter():
 @pytest.mark.slow
 @pytest.mark.timeout(TIMEOUT_S)
 @pytest.mark.filterwarnings(JUPYTER_PATHS)
-def test_training_in_jupyter_leaves_one_chart_and_a_few_lines(tmp_path, monkeypatch, nbclient_sigint):
+def test_training_in_jupyter_leaves_one_chart_and_a_few_lines(tmp_path, monkeypatch, ctrl_c_raises):
     from nbclient import NotebookClient
 
     monkeypatch.setenv('MPLBACKEND', 'module://matplotlib_inline.backend_inline')
