@@ -115,15 +115,6 @@ def test_naive_accumulation_with_batch_norm_warns():
         train(step, lambda: data()[:2], n_epochs=1, gradient_accumulation_steps=2, enable_progress_bar=False)
 
 
-def test_after_training_the_architecture_stays_where_it_was():
-    architecture = network()
-    step = functools.partial(train_step, architecture=architecture, criterion=nn.CrossEntropyLoss(),
-                             optimizer=torch.optim.Adam(architecture.parameters()))  # fmt: skip
-    train(step, lambda: data()[:2], n_epochs=1, enable_progress_bar=False)
-    assert all(p.device.type == 'cpu' for p in architecture.parameters())
-    assert all(t.device.type == 'cpu' for s in step.keywords['optimizer'].state.values() for t in s.values())
-
-
 def test_a_window_open_at_an_epochs_end_is_saved_and_resumed(tmp_path):
     """With 7 batches and windows of 3, each epoch ends inside a window: its gradients are in the checkpoint."""
 
